@@ -1,0 +1,183 @@
+/*
+ * vr_broker.h: the broker: the ROUTER socket and everything behind it.
+ *
+ * Dealers register their methods; clients' calls go into one bounded FIFO
+ * queue per method and out to a dealer with free capacity; replies, stream
+ * chunks and errors go back.  Every request ends in exactly one terminal
+ * message (PROTOCOL.md B.2).  The broker outlives configuration cycles: a
+ * reload hands it a new vr_router_conf_t and it carries on.
+ */
+#ifndef VR_BROKER_H
+#define VR_BROKER_H
+
+#include <sys/queue.h>
+#include <uthash.h>
+#include <zmq.h>
+
+#include "vr_core.h"
+#include "vr_conf.h"
+#include "vr_loop.h"
+
+/* ---- configuration (the "router:" section) ---------------------------- */
+
+typedef enum {
+    VR_MODE_FIFO = 0,
+    VR_MODE_LOAD_BALANCE
+} vr_mode_t;
+
+/* router.methods.<glob>: policy for the methods whose names match. */
+typedef struct {
+    char       *name;               /* glob, matched with fnmatch(3) */
+    vr_msec_t   timeout_ms;         /* 0: router.request_timeout */
+    int64_t     max_queue;          /* 0: router.max_queue */
+    int64_t     max_attempts;       /* tries when the dealer is lost */
+} vr_method_policy_t;
+
+/* router.services.<group>: settings for the dealers of one group. */
+typedef struct {
+    char       *name;               /* the group */
+    int64_t     capacity;           /* requests a dealer may hold at once */
+} vr_service_policy_t;
+
+typedef struct {
+    vr_strs_t   bind;
+    int         mode;               /* vr_mode_t */
+    vr_msec_t   heartbeat_timeout_ms;
+    vr_msec_t   busy_timeout_ms;
+    vr_msec_t   probe_interval_ms;
+    vr_msec_t   request_timeout_ms;
+    vr_msec_t   no_service_wait_ms;
+    int64_t     max_queue;
+    int64_t     max_message_bytes;
+    int64_t     dealer_capacity;
+    int64_t     max_capacity;
+    int64_t     hwm;
+    bool        send_router_shutdown;
+    vr_blocks_t methods;            /* of vr_method_policy_t */
+    vr_blocks_t services;           /* of vr_service_policy_t */
+} vr_router_conf_t;
+
+extern vr_module_t vr_router_module;
+
+/* ---- terminal error codes (PROTOCOL.md B.2) --------------------------- */
+
+typedef enum {
+    VR_CODE_BAD_REQUEST = 0,
+    VR_CODE_UNAUTHORIZED,
+    VR_CODE_FORBIDDEN,
+    VR_CODE_QUEUE_FULL,
+    VR_CODE_RATE_LIMITED,
+    VR_CODE_DEALER_ERROR,
+    VR_CODE_DEALER_LOST,
+    VR_CODE_NO_SERVICE,
+    VR_CODE_SHUTTING_DOWN,
+    VR_CODE_TIMEOUT,
+    VR_CODE_CANCELLED,
+    VR_CODE_COUNT
+} vr_code_t;
+
+/* The code's wire name ("queue_full") and the HTTP status it maps to. */
+const char *vr_code_name(vr_code_t code);
+int vr_code_http_status(vr_code_t code);
+
+/* ---- authentication hooks (installed by the auth module) -------------- */
+
+typedef enum {
+    VR_AUTH_OK = 0,
+    VR_AUTH_FAILED,                 /* wrong or missing key */
+    VR_AUTH_NOT_NEEDED              /* no keys configured on that side */
+} vr_auth_result_t;
+
+typedef struct {
+    /* True when dealers must present a key in register. */
+    bool (*dealer_required)(void *data);
+    vr_auth_result_t (*dealer_check)(void *data, const char *key, size_t len);
+    /* True when clients must authenticate before anything else. */
+    bool (*client_required)(void *data);
+    /* An `auth` message: check the key, remember the identity. */
+    vr_auth_result_t (*client_login)(void *data, const void *cid,
+                                     size_t cid_len, const char *key,
+                                     size_t len);
+    /* Has this identity logged in (and is its key still valid)? */
+    bool (*client_known)(void *data, const void *cid, size_t cid_len);
+    void *data;
+} vr_auth_ops_t;
+
+/* ---- statistics ------------------------------------------------------- */
+
+typedef struct {
+    uint64_t    requests;           /* calls accepted into the broker */
+    uint64_t    responses;          /* requests finished by a dealer */
+    uint64_t    stream_chunks;      /* "streaming" messages forwarded */
+    uint64_t    errors[VR_CODE_COUNT];  /* ended by the gateway, by code */
+    uint64_t    dropped;            /* malformed or unroutable messages */
+    uint64_t    late_replies;       /* dealer messages for ended requests */
+    uint64_t    send_failures;      /* sends refused by ZeroMQ */
+    uint64_t    retries;
+    uint64_t    dealers_lost;
+    uint64_t    dealers_expired;
+} vr_broker_stats_t;
+
+/* ---- the broker ------------------------------------------------------- */
+
+TAILQ_HEAD(vr_request_list_s, vr_request_s);
+TAILQ_HEAD(vr_dealer_list_s, vr_dealer_s);
+
+struct vr_broker_s {
+    void                    *zctx;
+    void                    *router;        /* the ROUTER socket */
+    vr_loop_t               *loop;
+    const vr_router_conf_t  *conf;          /* of the current cycle */
+    unsigned                 generation;    /* of conf */
+    vr_strs_t                bound;         /* endpoints bound now (malloc) */
+
+    vr_dealer_t             *dealers;       /* uthash by identity */
+    struct vr_dealer_list_s  dealer_order;  /* registration order */
+    vr_method_t             *methods;       /* uthash by full name */
+
+    vr_auth_ops_t            auth;
+    vr_timer_t               tick;          /* expiry, probes */
+
+    uint64_t                 next_serial;
+    uint64_t                 dispatch_seq;
+    size_t                   queued;        /* requests in all queues */
+    size_t                   in_flight;     /* requests held by dealers */
+    int64_t                  started_wall_ms;
+    bool                     stopping;
+    vr_broker_stats_t        stats;
+
+    zmq_msg_t               *frames;        /* receive scratch */
+};
+
+/*
+ * Creates the broker with its ROUTER socket, bound to conf->bind.
+ * Returns NULL (logged) when a socket option or a bind fails.
+ */
+vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
+                           const vr_router_conf_t *conf, unsigned generation);
+
+/*
+ * Applies a new configuration: binds added endpoints first, then unbinds
+ * removed ones; limits and timeouts apply from the next event on.
+ * VR_ERROR (logged, nothing changed) when a new endpoint cannot be bound.
+ */
+int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
+                        unsigned generation);
+
+/*
+ * Ends every request with `shutting_down`, tells live dealers
+ * (router_shutdown) unless configured not to, and closes the socket.
+ */
+void vr_broker_stop(vr_broker_t *b);
+
+/* Frees everything; NULL-safe.  Call after vr_broker_stop(). */
+void vr_broker_destroy(vr_broker_t **bp);
+
+/* Installs authentication hooks (a copy is kept). */
+void vr_broker_set_auth(vr_broker_t *b, const vr_auth_ops_t *ops);
+
+/* The policy for a method name (NULL: defaults apply). */
+const vr_method_policy_t *vr_broker_policy(const vr_broker_t *b,
+                                           const char *name);
+
+#endif /* VR_BROKER_H */

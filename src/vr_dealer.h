@@ -1,0 +1,90 @@
+/*
+ * vr_dealer.h: the registry of dealers (workers).
+ *
+ * A dealer is known by its ZeroMQ identity.  It registers its methods,
+ * heartbeats, holds up to `capacity` requests, and ends by leaving
+ * (shutdown), by expiring (silence), or by vanishing (a send to it fails).
+ * An expired or vanished dealer stays listed as inactive for a while and
+ * any message from it brings it back (PROTOCOL.md B.4).
+ */
+#ifndef VR_DEALER_H
+#define VR_DEALER_H
+
+#include <jansson.h>
+#include "vr_core.h"
+#include "vr_broker.h"
+#include "vr_wire.h"
+
+typedef enum {
+    VR_DEALER_ACTIVE = 0,
+    VR_DEALER_INACTIVE
+} vr_dealer_state_t;
+
+struct vr_dealer_s {
+    unsigned char              *id;         /* identity bytes */
+    size_t                      id_len;
+    char                       *id_text;    /* printable form, for JSON/logs */
+    UT_hash_handle              hh;
+    TAILQ_ENTRY(vr_dealer_s)    order;      /* registration order */
+
+    char                       *group;
+    json_t                     *methods_meta;   /* {fullName: MethodMeta} */
+    vr_method_t               **methods;
+    size_t                      nmethods;
+    char                       *remote_addr;
+    json_t                     *host_info;      /* as sent, or NULL */
+
+    vr_dealer_state_t           state;
+    unsigned                    capacity;
+    unsigned                    in_flight;      /* requests held, orphans too */
+    struct vr_request_list_s    requests;
+    bool                        can_cancel;     /* capability "cancel" */
+    bool                        rid_errors;     /* "request_id_errors" */
+    long                        reported_load;  /* from heartbeats */
+
+    uint64_t                    serial;         /* registration order */
+    vr_msec_t                   last_seen_ms;
+    uint64_t                    last_dispatch_seq;  /* fair rotation */
+    vr_msec_t                   last_probe_ms;
+    vr_msec_t                   inactive_since_ms;
+    int64_t                     last_heartbeat_wall_ms;
+    uint64_t                    request_count;  /* dispatched to it */
+    uint64_t                    reply_count;    /* finished by it */
+};
+
+/* The dealer with this identity, or NULL. */
+vr_dealer_t *vr_dealer_find(vr_broker_t *b, const void *id, size_t len);
+
+/* Handlers of the dealer-side messages; frames[0] is the identity. */
+void vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n);
+void vr_dealer_on_heartbeat(vr_broker_t *b, vr_dealer_t *d,
+                            zmq_msg_t *frames, size_t n);
+void vr_dealer_on_shutdown(vr_broker_t *b, vr_dealer_t *d);
+
+/* Any message from d: it is alive (and revived if it was inactive). */
+void vr_dealer_touch(vr_broker_t *b, vr_dealer_t *d);
+
+/*
+ * d is gone or silent: it becomes inactive and each request it held is
+ * retried or ended with `dealer_lost`.
+ */
+void vr_dealer_lost(vr_broker_t *b, vr_dealer_t *d, const char *why);
+
+/* Periodic work: expiry, probes of busy dealers, removal of old records. */
+void vr_dealer_tick(vr_broker_t *b);
+
+/* Sends frames to d; on failure d is lost.  VR_OK or VR_ERROR. */
+int vr_dealer_send(vr_broker_t *b, vr_dealer_t *d, vr_frame_t *frames,
+                   size_t n);
+
+/* Does d hold a request of client cid (and so cannot take another)? */
+bool vr_dealer_holds_client(const vr_dealer_t *d, const void *cid,
+                            size_t len);
+
+/* Removes and frees d (its requests must have been settled). */
+void vr_dealer_remove(vr_broker_t *b, vr_dealer_t *d);
+
+/* Frees every dealer (at exit). */
+void vr_dealer_destroy_all(vr_broker_t *b);
+
+#endif /* VR_DEALER_H */

@@ -1,0 +1,438 @@
+/*
+ * vr_loop.c: the event loop (see vr_loop.h).
+ *
+ * One turn: ask the hooks how long we may sleep, take the earliest timer,
+ * zmq_poll, run the handlers of whatever fired, fire due timers, run the
+ * hooks, then free what handlers deferred.  Handlers may add or remove
+ * watches and timers at any point; removed watches are only marked during
+ * a turn and compacted after it.
+ */
+#include "config.h"
+#include <errno.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "vr_core.h"
+#include "vr_log.h"
+#include "vr_loop.h"
+
+vr_msec_t vr_now_ms;
+
+typedef struct {
+    zmq_pollitem_t  item;
+    vr_io_pt        handler;
+    void           *data;
+    bool            dead;
+} vr_watch_t;
+
+typedef struct {
+    void  (*fn)(void *);
+    void   *p;
+} vr_deferred_t;
+
+struct vr_loop_s {
+    vr_watch_t      *watches;
+    size_t           nwatches, watches_cap;
+    zmq_pollitem_t  *items;         /* rebuilt from watches each turn */
+    size_t           items_cap;
+    bool             compact;
+
+    vr_timer_t     **heap;
+    size_t           ntimers, heap_cap;
+
+    vr_loop_hook_t  *hooks;
+    size_t           nhooks;
+
+    vr_deferred_t   *deferred;
+    size_t           ndeferred, deferred_cap;
+
+    bool             again;
+    bool             stop;
+};
+
+vr_msec_t
+vr_clock_update(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    vr_now_ms = (vr_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return vr_now_ms;
+}
+
+int64_t
+vr_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+vr_loop_t *
+vr_loop_new(void)
+{
+    vr_clock_update();
+    return vr_calloc(1, sizeof(vr_loop_t));
+}
+
+void
+vr_loop_destroy(vr_loop_t **lp)
+{
+    vr_loop_t *l = *lp;
+
+    if (l == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < l->ndeferred; i++) {
+        l->deferred[i].fn(l->deferred[i].p);
+    }
+    for (size_t i = 0; i < l->ntimers; i++) {
+        l->heap[i]->index = VR_TIMER_IDLE;
+    }
+    free(l->deferred);
+    free(l->watches);
+    free(l->items);
+    free(l->heap);
+    free(l->hooks);
+    free(l);
+    *lp = NULL;
+}
+
+/* ---- watches ---------------------------------------------------------- */
+
+static vr_watch_t *
+vr_loop_find(vr_loop_t *l, void *socket, int fd)
+{
+    for (size_t i = 0; i < l->nwatches; i++) {
+        vr_watch_t *w = &l->watches[i];
+        if (!w->dead && w->item.socket == socket
+            && (socket != NULL || w->item.fd == fd))
+        {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static void
+vr_loop_add(vr_loop_t *l, void *socket, int fd, short events,
+            vr_io_pt handler, void *data)
+{
+    vr_watch_t *w = vr_loop_find(l, socket, fd);
+
+    if (w == NULL) {
+        if (l->nwatches == l->watches_cap) {
+            l->watches_cap = l->watches_cap ? l->watches_cap * 2 : 8;
+            l->watches = vr_realloc(l->watches,
+                                    l->watches_cap * sizeof(vr_watch_t));
+        }
+        w = &l->watches[l->nwatches++];
+    }
+    memset(w, 0, sizeof(*w));
+    w->item.socket = socket;
+    w->item.fd = fd;
+    w->item.events = events;
+    w->handler = handler;
+    w->data = data;
+}
+
+void
+vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
+                   vr_io_pt handler, void *data)
+{
+    vr_loop_add(l, socket, -1, events, handler, data);
+}
+
+void
+vr_loop_add_fd(vr_loop_t *l, int fd, short events, vr_io_pt handler,
+               void *data)
+{
+    vr_loop_add(l, NULL, fd, events, handler, data);
+}
+
+static void
+vr_loop_del(vr_loop_t *l, void *socket, int fd)
+{
+    vr_watch_t *w = vr_loop_find(l, socket, fd);
+
+    if (w != NULL) {
+        w->dead = true;
+        l->compact = true;
+    }
+}
+
+void
+vr_loop_del_socket(vr_loop_t *l, void *socket)
+{
+    vr_loop_del(l, socket, -1);
+}
+
+void
+vr_loop_del_fd(vr_loop_t *l, int fd)
+{
+    vr_loop_del(l, NULL, fd);
+}
+
+static void
+vr_loop_compact(vr_loop_t *l)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < l->nwatches; i++) {
+        if (!l->watches[i].dead) {
+            l->watches[o++] = l->watches[i];
+        }
+    }
+    l->nwatches = o;
+    l->compact = false;
+}
+
+int
+vr_loop_add_hook(vr_loop_t *l, const vr_loop_hook_t *hook)
+{
+    l->hooks = vr_realloc(l->hooks, (l->nhooks + 1) * sizeof(*hook));
+    l->hooks[l->nhooks++] = *hook;
+    return VR_OK;
+}
+
+void
+vr_loop_del_hook(vr_loop_t *l, void *data)
+{
+    for (size_t i = 0; i < l->nhooks; i++) {
+        if (l->hooks[i].data == data) {
+            memmove(&l->hooks[i], &l->hooks[i + 1],
+                    (l->nhooks - i - 1) * sizeof(l->hooks[0]));
+            l->nhooks--;
+            return;
+        }
+    }
+}
+
+void
+vr_loop_again(vr_loop_t *l)
+{
+    l->again = true;
+}
+
+void
+vr_loop_stop(vr_loop_t *l)
+{
+    l->stop = true;
+}
+
+void
+vr_loop_defer_free(vr_loop_t *l, void (*fn)(void *), void *p)
+{
+    if (l->ndeferred == l->deferred_cap) {
+        l->deferred_cap = l->deferred_cap ? l->deferred_cap * 2 : 16;
+        l->deferred = vr_realloc(l->deferred,
+                                 l->deferred_cap * sizeof(vr_deferred_t));
+    }
+    l->deferred[l->ndeferred].fn = fn;
+    l->deferred[l->ndeferred].p = p;
+    l->ndeferred++;
+}
+
+/* ---- timers: a binary min-heap on when_ms ----------------------------- */
+
+void
+vr_timer_init(vr_timer_t *t, vr_timer_pt handler, void *data)
+{
+    t->when_ms = 0;
+    t->index = VR_TIMER_IDLE;
+    t->handler = handler;
+    t->data = data;
+}
+
+static void
+vr_heap_set(vr_loop_t *l, size_t i, vr_timer_t *t)
+{
+    l->heap[i] = t;
+    t->index = i;
+}
+
+static void
+vr_heap_up(vr_loop_t *l, size_t i)
+{
+    vr_timer_t *t = l->heap[i];
+
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (l->heap[parent]->when_ms <= t->when_ms) {
+            break;
+        }
+        vr_heap_set(l, i, l->heap[parent]);
+        i = parent;
+    }
+    vr_heap_set(l, i, t);
+}
+
+static void
+vr_heap_down(vr_loop_t *l, size_t i)
+{
+    vr_timer_t *t = l->heap[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= l->ntimers) {
+            break;
+        }
+        if (c + 1 < l->ntimers && l->heap[c + 1]->when_ms < l->heap[c]->when_ms) {
+            c++;
+        }
+        if (t->when_ms <= l->heap[c]->when_ms) {
+            break;
+        }
+        vr_heap_set(l, i, l->heap[c]);
+        i = c;
+    }
+    vr_heap_set(l, i, t);
+}
+
+void
+vr_timer_del(vr_loop_t *l, vr_timer_t *t)
+{
+    size_t      i = t->index;
+    vr_timer_t *last;
+
+    if (i == VR_TIMER_IDLE) {
+        return;
+    }
+    t->index = VR_TIMER_IDLE;
+    last = l->heap[--l->ntimers];
+    if (last == t) {
+        return;
+    }
+    vr_heap_set(l, i, last);
+    if (i > 0 && l->heap[(i - 1) / 2]->when_ms > last->when_ms) {
+        vr_heap_up(l, i);
+    } else {
+        vr_heap_down(l, i);
+    }
+}
+
+void
+vr_timer_at(vr_loop_t *l, vr_timer_t *t, vr_msec_t when_ms)
+{
+    vr_timer_del(l, t);
+    if (l->ntimers == l->heap_cap) {
+        l->heap_cap = l->heap_cap ? l->heap_cap * 2 : 64;
+        l->heap = vr_realloc(l->heap, l->heap_cap * sizeof(vr_timer_t *));
+    }
+    t->when_ms = when_ms;
+    vr_heap_set(l, l->ntimers++, t);
+    vr_heap_up(l, t->index);
+}
+
+void
+vr_timer_add(vr_loop_t *l, vr_timer_t *t, vr_msec_t delay_ms)
+{
+    vr_timer_at(l, t, vr_now_ms + delay_ms);
+}
+
+size_t
+vr_loop_timers(const vr_loop_t *l)
+{
+    return l->ntimers;
+}
+
+static void
+vr_loop_fire_timers(vr_loop_t *l)
+{
+    while (l->ntimers > 0 && l->heap[0]->when_ms <= vr_now_ms) {
+        vr_timer_t *t = l->heap[0];
+        vr_timer_del(l, t);
+        t->handler(t);
+    }
+}
+
+/* ---- the turn --------------------------------------------------------- */
+
+static long
+vr_loop_timeout(vr_loop_t *l)
+{
+    vr_msec_t wait = -1;
+
+    for (size_t i = 0; i < l->nhooks; i++) {
+        if (l->hooks[i].prepare != NULL) {
+            vr_msec_t w = l->hooks[i].prepare(l->hooks[i].data);
+            if (w >= 0 && (wait < 0 || w < wait)) {
+                wait = w;
+            }
+        }
+    }
+    if (l->ntimers > 0) {
+        vr_msec_t w = vr_max(l->heap[0]->when_ms - vr_now_ms, 0);
+        if (wait < 0 || w < wait) {
+            wait = w;
+        }
+    }
+    if (l->again) {
+        wait = 0;
+    }
+    return (long) wait;
+}
+
+static void
+vr_loop_run_deferred(vr_loop_t *l)
+{
+    /* A deferred free may defer more; run until none is left. */
+    for (size_t i = 0; i < l->ndeferred; i++) {
+        l->deferred[i].fn(l->deferred[i].p);
+    }
+    l->ndeferred = 0;
+}
+
+int
+vr_loop_run(vr_loop_t *l)
+{
+    l->stop = false;
+    while (!l->stop) {
+        long   timeout;
+        size_t n;
+        int    rc;
+
+        if (l->compact) {
+            vr_loop_compact(l);
+        }
+        n = l->nwatches;
+        if (n > l->items_cap) {
+            l->items_cap = n;
+            l->items = vr_realloc(l->items, n * sizeof(zmq_pollitem_t));
+        }
+        for (size_t i = 0; i < n; i++) {
+            l->items[i] = l->watches[i].item;
+        }
+        timeout = vr_loop_timeout(l);
+        l->again = false;
+
+        rc = zmq_poll(l->items, (int) n, timeout);
+        vr_clock_update();
+        if (rc < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            vr_log_error("zmq_poll() failed: %s", zmq_strerror(errno));
+            return VR_ERROR;
+        }
+        for (size_t i = 0; rc > 0 && i < n; i++) {
+            short revents = l->items[i].revents;
+            if (revents == 0) {
+                continue;
+            }
+            /* watches[i] is stable during the turn: removal only marks. */
+            if (!l->watches[i].dead) {
+                l->watches[i].handler(l->watches[i].data, revents);
+            }
+        }
+        vr_loop_fire_timers(l);
+        for (size_t i = 0; i < l->nhooks; i++) {
+            if (l->hooks[i].run != NULL) {
+                l->hooks[i].run(l->hooks[i].data);
+            }
+        }
+        vr_loop_run_deferred(l);
+    }
+    return VR_OK;
+}

@@ -1,0 +1,18 @@
+/*
+ * vr_main.h: the entry points of the voidrail command's modes.
+ */
+#ifndef VR_MAIN_H
+#define VR_MAIN_H
+
+/*
+ * Runs the gateway from a configuration: the file `name` when text is
+ * NULL, else the YAML text (named `name` in messages).  Returns the exit
+ * status: 0 after a clean stop, 1 when the configuration or start-up
+ * failed.
+ */
+int vr_serve(const char *name, const char *text);
+
+/* `voidrail router ...`: the seed's command line.  Returns exit status. */
+int vr_router_command(int argc, char **argv);
+
+#endif /* VR_MAIN_H */

@@ -1,0 +1,27 @@
+/*
+ * vr_modules.c: the list of every module, in initialisation order: the
+ * log first (so that the others can report), then the broker, then the
+ * modules that hook into it.
+ */
+#include "config.h"
+#include "vr_core.h"
+#include "vr_module.h"
+
+extern vr_module_t vr_log_module;
+extern vr_module_t vr_router_module;
+extern vr_module_t vr_auth_module;
+
+vr_module_t *vr_modules[] = {
+    &vr_log_module,
+    &vr_router_module,
+    &vr_auth_module,
+    NULL
+};
+
+void
+vr_modules_index(void)
+{
+    for (size_t i = 0; vr_modules[i] != NULL; i++) {
+        vr_modules[i]->index = i;
+    }
+}
