@@ -160,16 +160,22 @@ vr_auth_dealer_required(void *data)
     return vr_auth.conf->ndealer > 0;
 }
 
+/* A key against one side's digests. */
+static vr_auth_result_t
+vr_auth_check(const char *key, size_t len, const vr_digest_t *digests,
+              size_t n)
+{
+    if (n == 0) {
+        return VR_AUTH_NOT_NEEDED;
+    }
+    return vr_key_match(key, len, digests, n) ? VR_AUTH_OK : VR_AUTH_FAILED;
+}
+
 static vr_auth_result_t
 vr_auth_dealer_check(void *data, const char *key, size_t len)
 {
-    const vr_auth_conf_t *conf = vr_auth.conf;
-
-    if (conf->ndealer == 0) {
-        return VR_AUTH_NOT_NEEDED;
-    }
-    return vr_key_match(key, len, conf->dealer_digests, conf->ndealer)
-           ? VR_AUTH_OK : VR_AUTH_FAILED;
+    return vr_auth_check(key, len, vr_auth.conf->dealer_digests,
+                         vr_auth.conf->ndealer);
 }
 
 static bool
@@ -227,10 +233,20 @@ vr_auth_client_known(void *data, const void *cid, size_t cid_len)
     return true;
 }
 
+static vr_auth_result_t
+vr_auth_client_check(void *data, const char *key, size_t len)
+{
+    return vr_auth_check(key, len, vr_auth.conf->client_digests,
+                         vr_auth.conf->nclient);
+}
+
 static const vr_auth_ops_t vr_auth_ops = {
-    vr_auth_dealer_required, vr_auth_dealer_check,
-    vr_auth_client_required, vr_auth_client_login, vr_auth_client_known,
-    NULL
+    .dealer_required = vr_auth_dealer_required,
+    .dealer_check = vr_auth_dealer_check,
+    .client_required = vr_auth_client_required,
+    .client_login = vr_auth_client_login,
+    .client_known = vr_auth_client_known,
+    .client_check = vr_auth_client_check,
 };
 
 static int
@@ -278,6 +294,10 @@ vr_auth_exit(vr_cycle_t *cycle)
 }
 
 vr_module_t vr_auth_module = {
-    "auth", vr_auth_directives, sizeof(vr_auth_conf_t), vr_auth_init_conf,
-    vr_auth_init, vr_auth_exit, 0
+    .name = "auth",
+    .directives = vr_auth_directives,
+    .conf_size = sizeof(vr_auth_conf_t),
+    .init_conf = vr_auth_init_conf,
+    .init = vr_auth_init,
+    .exit = vr_auth_exit,
 };

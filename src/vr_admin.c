@@ -243,3 +243,45 @@ vr_admin_queue_status(vr_broker_t *b)
     }
     return all;
 }
+
+json_t *
+vr_admin_services(vr_broker_t *b)
+{
+    json_t      *all = json_object();
+    vr_method_t *m, *tmp;
+
+    HASH_ITER(hh, b->methods, m, tmp) {
+        json_t *svc, *dealers = json_array(), *live_meta = NULL;
+        json_t *any_meta = NULL, *meta;
+        size_t  live = 0;
+
+        if (m->ndealers == 0) {
+            continue;
+        }
+        for (size_t i = 0; i < m->ndealers; i++) {
+            const vr_dealer_t *d = m->dealers[i];
+            json_t            *dm = json_object_get(d->methods_meta, m->name);
+
+            if (d->state == VR_DEALER_ACTIVE) {
+                live++;
+                live_meta = live_meta ? live_meta : dm;
+            }
+            any_meta = any_meta ? any_meta : dm;
+            json_array_append_new(dealers, json_pack(
+                "{s:s, s:s, s:i, s:i}", "id", d->id_text,
+                "state", vr_dealer_state_names[d->state],
+                "in_flight", (json_int_t) d->in_flight,
+                "capacity", (json_int_t) d->capacity));
+        }
+        meta = live_meta ? live_meta : any_meta;
+        svc = meta != NULL ? json_deep_copy(meta) : json_object();
+        json_object_set_new(svc, "dealers", dealers);
+        json_object_set_new(svc, "live_dealers", json_integer((json_int_t) live));
+        json_object_set_new(svc, "queue_length",
+                            json_integer((json_int_t) m->queue_len));
+        json_object_set_new(svc, "in_flight",
+                            json_integer((json_int_t) m->in_flight));
+        json_object_set_new(all, m->name, svc);
+    }
+    return all;
+}

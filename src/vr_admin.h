@@ -17,6 +17,12 @@ json_t *vr_admin_clusters(vr_broker_t *b);
 json_t *vr_admin_router_info(vr_broker_t *b);
 json_t *vr_admin_queue_status(vr_broker_t *b);
 
+/*
+ * Every method with a dealer: its metadata (from a live dealer when there
+ * is one), its dealers with their state and load, and its queue.
+ */
+json_t *vr_admin_services(vr_broker_t *b);
+
 /* Dumps JSON the way Python's json.dumps does (", " / ": ", ASCII). */
 char *vr_admin_dump(const json_t *j, size_t *len);
 

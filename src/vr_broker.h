@@ -100,6 +100,9 @@ typedef struct {
                                      size_t len);
     /* Has this identity logged in (and is its key still valid)? */
     bool (*client_known)(void *data, const void *cid, size_t cid_len);
+    /* A key presented with one request (HTTP); no memory of it. */
+    vr_auth_result_t (*client_check)(void *data, const char *key,
+                                     size_t len);
     void *data;
 } vr_auth_ops_t;
 

@@ -13,7 +13,7 @@ static vr_module_t *
 vr_cycle_module(const char *name)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if (strcmp((*m)->name, name) == 0) {
+        if ((*m)->directives != NULL && strcmp((*m)->name, name) == 0) {
             return *m;
         }
     }
@@ -60,9 +60,10 @@ vr_cycle_apply(vr_conf_t *cf, vr_cycle_t *cycle)
         sections[m->index] = yaml_document_get_node(&cf->doc, pair->value);
     }
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if (vr_conf_block(cf, (*m)->name, (*m)->directives,
-                          sections[(*m)->index], cycle->conf[(*m)->index])
-            != VR_OK)
+        if ((*m)->directives != NULL
+            && vr_conf_block(cf, (*m)->name, (*m)->directives,
+                             sections[(*m)->index], cycle->conf[(*m)->index])
+               != VR_OK)
         {
             goto done;
         }
@@ -166,6 +167,8 @@ void
 vr_cycle_reference(vr_buf_t *out)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        vr_conf_reference((*m)->name, (*m)->directives, out);
+        if ((*m)->directives != NULL) {
+            vr_conf_reference((*m)->name, (*m)->directives, out);
+        }
     }
 }

@@ -40,5 +40,8 @@ vr_log_init(vr_cycle_t *cycle, vr_cycle_t *old)
 }
 
 vr_module_t vr_log_module = {
-    "log", vr_log_directives, sizeof(vr_log_conf_t), NULL, vr_log_init, NULL, 0
+    .name = "log",
+    .directives = vr_log_directives,
+    .conf_size = sizeof(vr_log_conf_t),
+    .init = vr_log_init,
 };

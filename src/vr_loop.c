@@ -385,54 +385,63 @@ vr_loop_run_deferred(vr_loop_t *l)
 }
 
 int
+vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
+{
+    long   timeout;
+    size_t n;
+    int    rc;
+
+    if (l->compact) {
+        vr_loop_compact(l);
+    }
+    n = l->nwatches;
+    if (n > l->items_cap) {
+        l->items_cap = n;
+        l->items = vr_realloc(l->items, n * sizeof(zmq_pollitem_t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        l->items[i] = l->watches[i].item;
+    }
+    timeout = vr_loop_timeout(l);
+    if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
+        timeout = (long) max_wait_ms;
+    }
+    l->again = false;
+
+    rc = zmq_poll(l->items, (int) n, timeout);
+    vr_clock_update();
+    if (rc < 0) {
+        if (errno == EINTR) {
+            return VR_OK;
+        }
+        vr_log_error("zmq_poll() failed: %s", zmq_strerror(errno));
+        return VR_ERROR;
+    }
+    for (size_t i = 0; rc > 0 && i < n; i++) {
+        short revents = l->items[i].revents;
+        /* watches[i] is stable during the turn: removal only marks. */
+        if (revents != 0 && !l->watches[i].dead) {
+            l->watches[i].handler(l->watches[i].data, revents);
+        }
+    }
+    vr_loop_fire_timers(l);
+    for (size_t i = 0; i < l->nhooks; i++) {
+        if (l->hooks[i].run != NULL) {
+            l->hooks[i].run(l->hooks[i].data);
+        }
+    }
+    vr_loop_run_deferred(l);
+    return VR_OK;
+}
+
+int
 vr_loop_run(vr_loop_t *l)
 {
     l->stop = false;
     while (!l->stop) {
-        long   timeout;
-        size_t n;
-        int    rc;
-
-        if (l->compact) {
-            vr_loop_compact(l);
-        }
-        n = l->nwatches;
-        if (n > l->items_cap) {
-            l->items_cap = n;
-            l->items = vr_realloc(l->items, n * sizeof(zmq_pollitem_t));
-        }
-        for (size_t i = 0; i < n; i++) {
-            l->items[i] = l->watches[i].item;
-        }
-        timeout = vr_loop_timeout(l);
-        l->again = false;
-
-        rc = zmq_poll(l->items, (int) n, timeout);
-        vr_clock_update();
-        if (rc < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            vr_log_error("zmq_poll() failed: %s", zmq_strerror(errno));
+        if (vr_loop_turn(l, -1) != VR_OK) {
             return VR_ERROR;
         }
-        for (size_t i = 0; rc > 0 && i < n; i++) {
-            short revents = l->items[i].revents;
-            if (revents == 0) {
-                continue;
-            }
-            /* watches[i] is stable during the turn: removal only marks. */
-            if (!l->watches[i].dead) {
-                l->watches[i].handler(l->watches[i].data, revents);
-            }
-        }
-        vr_loop_fire_timers(l);
-        for (size_t i = 0; i < l->nhooks; i++) {
-            if (l->hooks[i].run != NULL) {
-                l->hooks[i].run(l->hooks[i].data);
-            }
-        }
-        vr_loop_run_deferred(l);
     }
     return VR_OK;
 }

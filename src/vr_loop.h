@@ -96,6 +96,12 @@ size_t vr_loop_timers(const vr_loop_t *l);
  */
 int vr_loop_run(vr_loop_t *l);
 
+/*
+ * Runs one turn, sleeping at most max_wait_ms (-1: as long as timers and
+ * hooks allow).  For tests and embedders; VR_OK or VR_ERROR as above.
+ */
+int vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms);
+
 /* Makes vr_loop_run() return after the current turn. */
 void vr_loop_stop(vr_loop_t *l);
 

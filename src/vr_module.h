@@ -16,6 +16,8 @@ struct vr_module_s {
     const char            *name;        /* top-level YAML key */
     const vr_directive_t  *directives;  /* NULL-terminated table */
     size_t                 conf_size;   /* zeroed, then filled by the table */
+    const struct vr_route_s *routes;    /* HTTP routes, NULL-terminated by
+                                           a NULL handler; may be NULL */
 
     /* Checks between keys after parsing; VR_OK or vr_conf_error_at(). */
     int   (*init_conf)(vr_conf_t *cf, vr_cycle_t *cycle, void *conf);

@@ -10,11 +10,19 @@
 extern vr_module_t vr_log_module;
 extern vr_module_t vr_router_module;
 extern vr_module_t vr_auth_module;
+extern vr_module_t vr_http_module;
+extern vr_module_t vr_invoke_module;
+extern vr_module_t vr_jobs_module;
+extern vr_module_t vr_api_module;
 
 vr_module_t *vr_modules[] = {
     &vr_log_module,
     &vr_router_module,
     &vr_auth_module,
+    &vr_invoke_module,
+    &vr_jobs_module,
+    &vr_api_module,
+    &vr_http_module,        /* last: routes of all the others are known */
     NULL
 };
 

@@ -126,6 +126,9 @@ vr_router_init(vr_cycle_t *cycle, vr_cycle_t *old)
 }
 
 vr_module_t vr_router_module = {
-    "router", vr_router_directives, sizeof(vr_router_conf_t),
-    vr_router_init_conf, vr_router_init, NULL, 0
+    .name = "router",
+    .directives = vr_router_directives,
+    .conf_size = sizeof(vr_router_conf_t),
+    .init_conf = vr_router_init_conf,
+    .init = vr_router_init,
 };

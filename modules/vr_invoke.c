@@ -1,0 +1,485 @@
+/*
+ * vr_invoke.c: calling methods over HTTP.
+ *
+ *   POST /invoke/Service.method     body: the arguments (see vr_call.h)
+ *   GET  /stream/Service.method?args=<url-encoded JSON>
+ *
+ * The answer comes as one JSON body (a streaming method's chunks as an
+ * array), as Server-Sent Events (Accept: text/event-stream, and always for
+ * GET /stream), or as NDJSON, a line per chunk as it arrives (Accept:
+ * application/x-ndjson).  Events: "chunk", "result", "end", "error", each
+ * with an id; a retry hint first and keep-alive comments while the dealer
+ * is silent.  A client that hangs up cancels its request.
+ */
+#include "config.h"
+#include <stdio.h>
+
+#include "vr_core.h"
+#include "vr_broker.h"
+#include "vr_call.h"
+#include "vr_cycle.h"
+#include "vr_http.h"
+#include "vr_json.h"
+#include "vr_log.h"
+#include "vr_loop.h"
+#include "vr_module.h"
+#include "vr_request.h"
+#include "vr_sse.h"
+
+typedef enum {
+    VR_INVOKE_JSON = 0,
+    VR_INVOKE_SSE,
+    VR_INVOKE_NDJSON
+} vr_invoke_mode_t;
+
+/* One HTTP call; held by its HTTP request and by its broker request. */
+typedef struct {
+    vr_http_req_t       *hr;        /* NULL once the client is gone */
+    vr_request_t        *r;         /* NULL once the broker let go */
+    vr_invoke_mode_t     mode;
+    bool                 streaming; /* the stream response has started */
+    bool                 finished;  /* the client got its last word */
+    vr_buf_t             chunks;    /* JSON mode: "[c1,c2" */
+    size_t               nchunks;
+    uint64_t             event_id;
+    vr_timer_t           keepalive;
+} vr_invoke_t;
+
+static vr_broker_t *vr_invoke_broker;
+static vr_loop_t   *vr_invoke_loop;
+
+extern vr_module_t vr_invoke_module;
+
+static void
+vr_invoke_drop(vr_invoke_t *inv)
+{
+    if (inv->hr == NULL && inv->r == NULL) {
+        vr_timer_del(vr_invoke_loop, &inv->keepalive);
+        vr_buf_free(&inv->chunks);
+        free(inv);
+    }
+}
+
+/* ---- writing to the client -------------------------------------------- */
+
+static void
+vr_invoke_write(vr_invoke_t *inv, const vr_buf_t *b)
+{
+    if (vr_http_stream_write(inv->hr, b->p, b->len) != VR_OK) {
+        return;     /* cut off: on_gone follows and cancels the request */
+    }
+    if (inv->mode == VR_INVOKE_SSE && !inv->finished) {
+        vr_timer_add(vr_invoke_loop, &inv->keepalive,
+                     vr_http_conf(inv->hr)->keepalive_ms);
+    }
+}
+
+static void
+vr_invoke_event(vr_invoke_t *inv, const char *name, const char *data,
+                size_t len)
+{
+    vr_buf_t b = VR_BUF_INIT;
+
+    if (inv->mode == VR_INVOKE_SSE) {
+        vr_sse_event(&b, name, ++inv->event_id, data, len);
+    } else {
+        vr_buf_add(&b, data, len);
+        vr_buf_addc(&b, '\n');
+    }
+    vr_invoke_write(inv, &b);
+    vr_buf_free(&b);
+}
+
+static void
+vr_invoke_finish_stream(vr_invoke_t *inv)
+{
+    inv->finished = true;
+    vr_timer_del(vr_invoke_loop, &inv->keepalive);
+    vr_http_stream_end(inv->hr);
+}
+
+static void
+vr_invoke_error_body(vr_buf_t *b, const char *code, const char *text,
+                     const char *rid)
+{
+    vr_buf_adds(b, "{\"code\":");
+    vr_json_escape(b, code, strlen(code));
+    vr_buf_adds(b, ",\"error\":");
+    vr_json_escape(b, text, strlen(text));
+    vr_buf_adds(b, ",\"request_id\":");
+    vr_json_escape(b, rid, strlen(rid));
+    vr_buf_addc(b, '}');
+}
+
+static int
+vr_invoke_retry_after(vr_code_t code)
+{
+    switch (code) {
+    case VR_CODE_QUEUE_FULL:
+    case VR_CODE_RATE_LIMITED:
+        return 1;
+    case VR_CODE_NO_SERVICE:
+    case VR_CODE_SHUTTING_DOWN:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
+/* The end of a call with an error, in the form the client asked for. */
+static void
+vr_invoke_error(vr_invoke_t *inv, vr_code_t code, const char *text)
+{
+    vr_buf_t b = VR_BUF_INIT;
+
+    if (inv->streaming) {
+        vr_invoke_error_body(&b, vr_code_name(code), text,
+                             vr_http_request_id(inv->hr));
+        vr_invoke_event(inv, "error", b.p, b.len);
+        vr_invoke_finish_stream(inv);
+    } else {
+        inv->finished = true;
+        vr_http_problem(inv->hr, vr_code_http_status(code), vr_code_name(code),
+                        vr_invoke_retry_after(code), "%s", text);
+    }
+    vr_buf_free(&b);
+}
+
+static void
+vr_invoke_server_timing(vr_invoke_t *inv, const vr_request_t *r)
+{
+    char v[128];
+
+    snprintf(v, sizeof(v), "queue;dur=%lld, dealer;dur=%lld",
+             (long long) (r->dispatched_ms - r->received_ms),
+             (long long) (vr_now_ms - r->dispatched_ms));
+    vr_http_add_header(inv->hr, "Server-Timing", v);
+}
+
+/* ---- the origin: what the broker tells us ----------------------------- */
+
+static int
+vr_invoke_deliver(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
+{
+    vr_invoke_t *inv = r->origin_data;
+    const char  *p = zmq_msg_data(payload), *v;
+    size_t       len = zmq_msg_size(payload), n;
+    vr_buf_t     text = VR_BUF_INIT;
+
+    if (inv->hr == NULL) {
+        return VR_ERROR;
+    }
+    switch (kind) {
+    case VR_REPLY_CHUNK:
+        if (vr_call_field(p, len, "data", &v, &n) != VR_OK) {
+            v = "null";
+            n = 4;
+        }
+        if (inv->streaming) {
+            vr_invoke_event(inv, "chunk", v, n);
+        } else {
+            if (inv->chunks.len + n > (size_t) vr_http_conf(inv->hr)
+                                                  ->stream_buffer_bytes)
+            {
+                vr_invoke_error(inv, VR_CODE_DEALER_ERROR,
+                                "the stream is larger than http.stream_buffer;"
+                                " ask for text/event-stream or "
+                                "application/x-ndjson");
+                return VR_ERROR;
+            }
+            vr_buf_addc(&inv->chunks, inv->nchunks++ ? ',' : '[');
+            vr_buf_add(&inv->chunks, v, n);
+        }
+        break;
+    case VR_REPLY_RESULT:
+        if (vr_call_field(p, len, "result", &v, &n) != VR_OK) {
+            vr_invoke_error(inv, VR_CODE_DEALER_ERROR,
+                            "the dealer's reply is not well-formed JSON");
+            break;
+        }
+        if (inv->streaming) {
+            vr_invoke_event(inv, "result", v, n);
+            vr_invoke_finish_stream(inv);
+        } else {
+            inv->finished = true;
+            vr_invoke_server_timing(inv, r);
+            vr_http_respond(inv->hr, 200, "application/json", v, n);
+        }
+        break;
+    case VR_REPLY_END:
+        if (inv->streaming) {
+            char end[64];
+            int  m = snprintf(end, sizeof(end), "{\"chunks\":%llu}",
+                              (unsigned long long) r->chunks);
+            if (inv->mode == VR_INVOKE_SSE) {
+                vr_invoke_event(inv, "end", end, (size_t) m);
+            }
+            vr_invoke_finish_stream(inv);
+        } else {
+            inv->finished = true;
+            if (inv->nchunks == 0) {
+                vr_buf_addc(&inv->chunks, '[');
+            }
+            vr_buf_addc(&inv->chunks, ']');
+            vr_invoke_server_timing(inv, r);
+            vr_http_respond(inv->hr, 200, "application/json", inv->chunks.p,
+                            inv->chunks.len);
+        }
+        break;
+    case VR_REPLY_ERROR:
+        vr_call_error_text(p, len, &text);
+        vr_invoke_error(inv, VR_CODE_DEALER_ERROR, text.p);
+        break;
+    }
+    vr_buf_free(&text);
+    return VR_OK;
+}
+
+static void
+vr_invoke_fail(vr_request_t *r, vr_code_t code, const char *text)
+{
+    vr_invoke_t *inv = r->origin_data;
+
+    if (inv->hr != NULL && !inv->finished) {
+        vr_invoke_error(inv, code, text);
+    }
+}
+
+static void
+vr_invoke_release(vr_request_t *r)
+{
+    vr_invoke_t *inv = r->origin_data;
+
+    inv->r = NULL;
+    vr_invoke_drop(inv);
+}
+
+static const vr_origin_t vr_invoke_origin = {
+    vr_invoke_deliver, vr_invoke_fail, vr_invoke_release
+};
+
+/* ---- the HTTP side ---------------------------------------------------- */
+
+static void
+vr_invoke_gone(vr_http_req_t *hr, void *data)
+{
+    vr_invoke_t *inv = data;
+
+    inv->hr = NULL;
+    if (inv->r != NULL) {
+        vr_request_cancel(inv->r);
+    }
+}
+
+static void
+vr_invoke_hr_done(void *data)
+{
+    vr_invoke_t *inv = data;
+
+    inv->hr = NULL;
+    if (inv->r != NULL) {
+        vr_request_cancel(inv->r);
+    }
+    vr_invoke_drop(inv);
+}
+
+static void
+vr_invoke_on_keepalive(vr_timer_t *t)
+{
+    vr_invoke_t *inv = t->data;
+    vr_buf_t     b = VR_BUF_INIT;
+
+    if (inv->hr == NULL || inv->finished) {
+        return;
+    }
+    vr_sse_comment(&b, "keep-alive");
+    vr_invoke_write(inv, &b);
+    vr_buf_free(&b);
+}
+
+/* A method name a broker can route: "Group.name", UTF-8, bounded. */
+static bool
+vr_invoke_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+
+    return len > 0 && len <= 512 && strchr(name, '.') != NULL
+           && vr_utf8_valid(name, len);
+}
+
+/* The deadline a caller asks for, 0 when none; -1 when malformed. */
+static vr_msec_t
+vr_invoke_timeout(vr_http_req_t *hr)
+{
+    const char *t = vr_http_header(hr, "X-Request-Timeout");
+    vr_msec_t   ms;
+
+    if (t == NULL) {
+        t = vr_http_query(hr, "timeout");
+    }
+    if (t == NULL) {
+        return 0;
+    }
+    if (vr_parse_msec(t, &ms) != VR_OK || ms <= 0) {
+        return -1;
+    }
+    return ms;
+}
+
+static void
+vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
+                size_t args_len, bool both, vr_invoke_mode_t mode)
+{
+    vr_call_args_t a = { VR_BUF_INIT, VR_BUF_INIT };
+    vr_msec_t      timeout_ms = vr_invoke_timeout(hr);
+    vr_invoke_t   *inv;
+    const char    *problem;
+    vr_buf_t       b = VR_BUF_INIT;
+
+    if (!vr_invoke_name_ok(method)) {
+        vr_http_problem(hr, 400, "bad_request", 0,
+                        "\"%s\" is not a method name (Service.method)",
+                        method);
+        return;
+    }
+    if (timeout_ms < 0) {
+        vr_http_problem(hr, 400, "bad_request", 0, "the timeout must be a "
+                        "duration such as 500ms or 5s");
+        return;
+    }
+    problem = vr_call_args_parse(args, args_len, both, &a);
+    if (problem != NULL) {
+        vr_http_problem(hr, 400, "bad_request", 0, "%s", problem);
+        vr_call_args_free(&a);
+        return;
+    }
+
+    inv = vr_calloc(1, sizeof(*inv));
+    inv->hr = hr;
+    inv->mode = mode;
+    vr_timer_init(&inv->keepalive, vr_invoke_on_keepalive, inv);
+    vr_http_set_data(hr, inv, vr_invoke_hr_done);
+    inv->r = vr_call_new(vr_invoke_broker, method, &a, vr_http_request_id(hr),
+                         &vr_invoke_origin, inv, timeout_ms);
+    vr_call_args_free(&a);
+    vr_request_submit(inv->r);
+    if (inv->finished) {
+        return;                 /* refused at once: a problem is answered */
+    }
+    if (mode == VR_INVOKE_JSON) {
+        vr_http_wait(hr, vr_invoke_gone, inv);
+        return;
+    }
+    if (vr_http_stream_start(hr, mode == VR_INVOKE_SSE
+                                 ? "text/event-stream"
+                                 : "application/x-ndjson",
+                             vr_invoke_gone, inv) != VR_OK)
+    {
+        inv->finished = true;   /* 503 answered: too many streams */
+        vr_request_cancel(inv->r);
+        return;
+    }
+    inv->streaming = true;
+    if (mode == VR_INVOKE_SSE) {
+        vr_sse_retry(&b, vr_http_conf(hr)->retry_ms);
+        vr_invoke_write(inv, &b);
+        vr_buf_free(&b);
+    }
+}
+
+static vr_invoke_mode_t
+vr_invoke_mode(vr_http_req_t *hr)
+{
+    const char *accept = vr_http_header(hr, "Accept");
+
+    if (accept != NULL && strstr(accept, "text/event-stream") != NULL) {
+        return VR_INVOKE_SSE;
+    }
+    if (accept != NULL && strstr(accept, "application/x-ndjson") != NULL) {
+        return VR_INVOKE_NDJSON;
+    }
+    return VR_INVOKE_JSON;
+}
+
+/*
+ * How to read a body by its Content-Type: JSON types and no type are JSON
+ * (malformed: 400); application/vnd.voidrail.call+json is {args, kwargs};
+ * any other type (curl -d sends a form type) is accepted when the body is
+ * JSON all the same, and is otherwise not something we understand (415).
+ */
+static int
+vr_invoke_body_kind(vr_http_req_t *hr, const char *body, size_t len,
+                    bool *both)
+{
+    const char *type = vr_http_header(hr, "Content-Type");
+    size_t      n = type ? strcspn(type, "; ") : 0;
+
+    *both = false;
+    if (type == NULL
+        || (n == 16 && strncasecmp(type, "application/json", n) == 0)
+        || (n == 10 && strncasecmp(type, "text/plain", n) == 0))
+    {
+        return VR_OK;
+    }
+    if (n == 34 && strncasecmp(type, "application/vnd.voidrail.call+json",
+                               n) == 0)
+    {
+        *both = true;
+        return VR_OK;
+    }
+    if (n > 5 && strncasecmp(type + n - 5, "+json", 5) == 0) {
+        return VR_OK;
+    }
+    if (strncasecmp(type, "multipart/", 10) != 0
+        && vr_json_validate(body, len) == VR_OK)
+    {
+        return VR_OK;
+    }
+    vr_http_problem(hr, 415, "unsupported_media_type", 0,
+                    "the body must be JSON, not %.*s", (int) n, type);
+    return VR_ERROR;
+}
+
+static void
+vr_invoke_post(vr_http_req_t *hr, const char *method)
+{
+    const char *body;
+    size_t      len;
+    bool        both;
+
+    body = vr_http_body(hr, &len);
+    if (vr_invoke_body_kind(hr, body, len, &both) == VR_OK) {
+        vr_invoke_start(hr, method, body, len, both, vr_invoke_mode(hr));
+    }
+}
+
+static void
+vr_invoke_get_stream(vr_http_req_t *hr, const char *method)
+{
+    const char *args = vr_http_query(hr, "args");
+
+    vr_invoke_start(hr, method, args ? args : "", args ? strlen(args) : 0,
+                    false, VR_INVOKE_SSE);
+}
+
+static const vr_route_t vr_invoke_routes[] = {
+    { "POST", "/invoke/", VR_ROUTE_PREFIX | VR_ROUTE_BODY, vr_invoke_post,
+      "call a method; JSON, SSE or NDJSON answer" },
+    { "GET", "/stream/", VR_ROUTE_PREFIX, vr_invoke_get_stream,
+      "call a method and stream its answer as Server-Sent Events" },
+    { NULL, NULL, 0, NULL, NULL }
+};
+
+static int
+vr_invoke_init(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_invoke_broker = cycle->broker;
+    vr_invoke_loop = cycle->loop;
+    return VR_OK;
+}
+
+vr_module_t vr_invoke_module = {
+    .name = "invoke",
+    .routes = vr_invoke_routes,
+    .init = vr_invoke_init,
+};

@@ -1,0 +1,589 @@
+/*
+ * vr_jobs.c: the "jobs:" module: calls that outlive an HTTP connection.
+ *
+ *   POST   /jobs/Service.method     202, {"id", "state", "links"}
+ *   GET    /jobs/ID                 state, result or error
+ *   GET    /jobs/ID/events          the job as Server-Sent Events; resumes
+ *                                   after Last-Event-ID, even once finished
+ *   DELETE /jobs/ID                 cancels it
+ *
+ * A job id is 256 random bits: whoever holds it may read the job and its
+ * events without a key (a capability URL), so a browser page can follow a
+ * job its server started.  Creating and cancelling need the key.  Each job
+ * keeps its events (up to jobs.max_events, the oldest dropped first);
+ * finished jobs are kept jobs.keep long, at most jobs.max_finished of them.
+ */
+#include "config.h"
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/queue.h>
+#include <uthash.h>
+
+#include "vr_core.h"
+#include "vr_broker.h"
+#include "vr_call.h"
+#include "vr_cycle.h"
+#include "vr_http.h"
+#include "vr_json.h"
+#include "vr_log.h"
+#include "vr_loop.h"
+#include "vr_module.h"
+#include "vr_rand.h"
+#include "vr_request.h"
+#include "vr_sse.h"
+
+typedef struct {
+    vr_msec_t   keep_ms;
+    int64_t     max_finished;
+    int64_t     max_active;
+    int64_t     max_events;
+} vr_jobs_conf_t;
+
+typedef enum {
+    VR_JOB_ACTIVE = 0,          /* queued or running: see its request */
+    VR_JOB_SUCCEEDED,
+    VR_JOB_FAILED,
+    VR_JOB_CANCELLED
+} vr_job_state_t;
+
+typedef struct {
+    uint64_t     id;
+    const char  *name;          /* "chunk", "result", "end", "error" */
+    char        *data;
+    size_t       len;
+} vr_job_event_t;
+
+typedef struct vr_job_follower_s {
+    vr_http_req_t                     *hr;
+    struct vr_job_s                   *job;
+    uint64_t                           after;  /* events it has seen */
+    LIST_ENTRY(vr_job_follower_s)      link;
+} vr_job_follower_t;
+
+typedef struct vr_job_s {
+    char                               id[48];
+    UT_hash_handle                     hh;
+    char                              *method;
+    vr_job_state_t                     state;
+    vr_request_t                      *r;
+    char                              *rid;
+    int64_t                            created_wall_ms;
+    int64_t                            finished_wall_ms;
+    vr_msec_t                          finished_ms;
+    vr_job_event_t                    *events;
+    size_t                             nevents;
+    uint64_t                           next_event_id;
+    uint64_t                           dropped_events;
+    LIST_HEAD(, vr_job_follower_s)     followers;
+    TAILQ_ENTRY(vr_job_s)              finished_link;
+} vr_job_t;
+
+static struct {
+    const vr_jobs_conf_t               *conf;
+    vr_broker_t                        *broker;
+    vr_loop_t                          *loop;
+    vr_job_t                           *jobs;       /* uthash by id */
+    size_t                              active;
+    size_t                              finished;
+    TAILQ_HEAD(, vr_job_s)              finished_list;  /* oldest first */
+    vr_timer_t                          sweep;
+} vr_jobs;
+
+extern vr_module_t vr_jobs_module;
+
+static const char *vr_job_state_names[] = {
+    "active", "succeeded", "failed", "cancelled"
+};
+
+/* ---- the event log ---------------------------------------------------- */
+
+static void
+vr_job_event_sse(const vr_job_event_t *e, vr_buf_t *out)
+{
+    vr_sse_event(out, e->name, e->id, e->data, e->len);
+}
+
+
+static void
+vr_job_add_event(vr_job_t *job, const char *name, const char *data,
+                 size_t len)
+{
+    vr_job_event_t    *e;
+    vr_job_follower_t *f;
+    vr_buf_t           b = VR_BUF_INIT;
+
+    if (job->nevents == (size_t) vr_jobs.conf->max_events) {
+        free(job->events[0].data);
+        memmove(&job->events[0], &job->events[1],
+                (job->nevents - 1) * sizeof(vr_job_event_t));
+        job->nevents--;
+        job->dropped_events++;
+    }
+    job->events = vr_realloc(job->events,
+                             (job->nevents + 1) * sizeof(vr_job_event_t));
+    e = &job->events[job->nevents++];
+    e->id = ++job->next_event_id;
+    e->name = name;
+    e->data = vr_memdup(data, len);
+    e->len = len;
+    vr_job_event_sse(e, &b);
+    LIST_FOREACH(f, &job->followers, link) {
+        if (e->id > f->after) {
+            vr_http_stream_write(f->hr, b.p, b.len);
+        }
+    }
+    vr_buf_free(&b);
+}
+
+static void
+vr_job_error_event(vr_job_t *job, const char *code, const char *text)
+{
+    vr_buf_t b = VR_BUF_INIT;
+
+    vr_buf_adds(&b, "{\"code\":");
+    vr_json_escape(&b, code, strlen(code));
+    vr_buf_adds(&b, ",\"error\":");
+    vr_json_escape(&b, text, strlen(text));
+    vr_buf_addc(&b, '}');
+    vr_job_add_event(job, "error", b.p, b.len);
+    vr_buf_free(&b);
+}
+
+static void
+vr_job_finish(vr_job_t *job, vr_job_state_t state)
+{
+    vr_job_follower_t *f;
+
+    if (job->state != VR_JOB_ACTIVE) {
+        return;
+    }
+    job->state = state;
+    job->finished_ms = vr_now_ms;
+    job->finished_wall_ms = vr_wall_ms();
+    vr_jobs.active--;
+    vr_jobs.finished++;
+    TAILQ_INSERT_TAIL(&vr_jobs.finished_list, job, finished_link);
+    while ((f = LIST_FIRST(&job->followers)) != NULL) {
+        LIST_REMOVE(f, link);
+        f->job = NULL;
+        vr_http_stream_end(f->hr);
+    }
+}
+
+static void
+vr_job_free(vr_job_t *job)
+{
+    vr_job_follower_t *f;
+
+    HASH_DEL(vr_jobs.jobs, job);
+    if (job->state != VR_JOB_ACTIVE) {
+        TAILQ_REMOVE(&vr_jobs.finished_list, job, finished_link);
+        vr_jobs.finished--;
+    } else {
+        vr_jobs.active--;
+    }
+    while ((f = LIST_FIRST(&job->followers)) != NULL) {
+        LIST_REMOVE(f, link);
+        f->job = NULL;
+        vr_http_stream_end(f->hr);
+    }
+    for (size_t i = 0; i < job->nevents; i++) {
+        free(job->events[i].data);
+    }
+    free(job->events);
+    free(job->method);
+    free(job->rid);
+    free(job);
+}
+
+/* ---- the origin ------------------------------------------------------- */
+
+static int
+vr_job_deliver(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
+{
+    vr_job_t   *job = r->origin_data;
+    const char *p = zmq_msg_data(payload), *v;
+    size_t      len = zmq_msg_size(payload), n;
+    vr_buf_t    text = VR_BUF_INIT;
+
+    switch (kind) {
+    case VR_REPLY_CHUNK:
+        if (vr_call_field(p, len, "data", &v, &n) != VR_OK) {
+            v = "null";
+            n = 4;
+        }
+        vr_job_add_event(job, "chunk", v, n);
+        break;
+    case VR_REPLY_RESULT:
+        if (vr_call_field(p, len, "result", &v, &n) != VR_OK) {
+            vr_job_error_event(job, "dealer_error",
+                               "the dealer's reply is not well-formed JSON");
+            vr_job_finish(job, VR_JOB_FAILED);
+            break;
+        }
+        vr_job_add_event(job, "result", v, n);
+        vr_job_finish(job, VR_JOB_SUCCEEDED);
+        break;
+    case VR_REPLY_END:
+        vr_buf_printf_b(&text, "{\"chunks\":%llu}",
+                        (unsigned long long) r->chunks);
+        vr_job_add_event(job, "end", text.p, text.len);
+        vr_job_finish(job, VR_JOB_SUCCEEDED);
+        break;
+    case VR_REPLY_ERROR:
+        vr_call_error_text(p, len, &text);
+        vr_job_error_event(job, "dealer_error", text.p);
+        vr_job_finish(job, VR_JOB_FAILED);
+        break;
+    }
+    vr_buf_free(&text);
+    return VR_OK;
+}
+
+static void
+vr_job_fail(vr_request_t *r, vr_code_t code, const char *text)
+{
+    vr_job_t *job = r->origin_data;
+
+    vr_job_error_event(job, vr_code_name(code), text);
+    vr_job_finish(job, code == VR_CODE_CANCELLED ? VR_JOB_CANCELLED
+                                                 : VR_JOB_FAILED);
+}
+
+static void
+vr_job_release(vr_request_t *r)
+{
+    vr_job_t *job = r->origin_data;
+
+    job->r = NULL;
+}
+
+static const vr_origin_t vr_job_origin = {
+    vr_job_deliver, vr_job_fail, vr_job_release
+};
+
+/* ---- JSON views ------------------------------------------------------- */
+
+static json_t *
+vr_job_time(int64_t wall_ms)
+{
+    char      buf[40];
+    time_t    s = (time_t) (wall_ms / 1000);
+    struct tm tm;
+
+    if (wall_ms == 0) {
+        return json_null();
+    }
+    gmtime_r(&s, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03dZ",
+             (int) (wall_ms % 1000));
+    return json_string(buf);
+}
+
+static const char *
+vr_job_state_name(const vr_job_t *job)
+{
+    if (job->state == VR_JOB_ACTIVE) {
+        return job->r != NULL && job->r->state == VR_REQ_QUEUED ? "queued"
+                                                                : "running";
+    }
+    return vr_job_state_names[job->state];
+}
+
+static json_t *
+vr_job_links(const vr_job_t *job)
+{
+    char self[80], events[96];
+
+    snprintf(self, sizeof(self), "/jobs/%s", job->id);
+    snprintf(events, sizeof(events), "/jobs/%s/events", job->id);
+    return json_pack("{s:s, s:s}", "self", self, "events", events);
+}
+
+static json_t *
+vr_job_json(const vr_job_t *job)
+{
+    json_t *j = json_object(), *chunks = NULL;
+
+    json_object_set_new(j, "id", json_string(job->id));
+    json_object_set_new(j, "method", json_string(job->method));
+    json_object_set_new(j, "state", json_string(vr_job_state_name(job)));
+    json_object_set_new(j, "request_id", json_string(job->rid));
+    json_object_set_new(j, "created_at", vr_job_time(job->created_wall_ms));
+    json_object_set_new(j, "finished_at", vr_job_time(job->finished_wall_ms));
+    json_object_set_new(j, "events", json_integer((json_int_t) job->next_event_id));
+    for (size_t i = 0; i < job->nevents; i++) {
+        const vr_job_event_t *e = &job->events[i];
+        json_t *v = json_loadb(e->data, e->len, JSON_DECODE_ANY, NULL);
+
+        if (v == NULL) {
+            continue;
+        }
+        if (strcmp(e->name, "chunk") == 0) {
+            if (chunks == NULL) {
+                chunks = json_array();
+            }
+            json_array_append_new(chunks, v);
+        } else if (strcmp(e->name, "result") == 0) {
+            json_object_set_new(j, "result", v);
+        } else if (strcmp(e->name, "error") == 0) {
+            json_object_set_new(j, "error", v);
+        } else {
+            json_decref(v);
+        }
+    }
+    if (chunks != NULL) {
+        json_object_set_new(j, "chunks", chunks);
+        if (job->dropped_events > 0) {
+            json_object_set_new(j, "chunks_dropped",
+                                json_integer((json_int_t) job->dropped_events));
+        }
+    }
+    json_object_set_new(j, "links", vr_job_links(job));
+    return j;
+}
+
+/* ---- handlers --------------------------------------------------------- */
+
+static void
+vr_jobs_create(vr_http_req_t *hr, const char *method)
+{
+    vr_call_args_t a = { VR_BUF_INIT, VR_BUF_INIT };
+    unsigned char  rnd[32];
+    const char    *body, *problem, *type = vr_http_header(hr, "Content-Type");
+    size_t         len;
+    vr_job_t      *job;
+    char           location[80];
+    bool           both = type != NULL
+                          && strncasecmp(type,
+                                         "application/vnd.voidrail.call+json",
+                                         34) == 0;
+
+    if (strchr(method, '.') == NULL || strchr(method, '/') != NULL
+        || !vr_utf8_valid(method, strlen(method)))
+    {
+        vr_http_problem(hr, 400, "bad_request", 0,
+                        "\"%s\" is not a method name (Service.method)", method);
+        return;
+    }
+    if (vr_jobs.active >= (size_t) vr_jobs.conf->max_active) {
+        vr_http_problem(hr, 429, "too_many_jobs", 5,
+                        "%zu jobs are running (jobs.max_active)",
+                        vr_jobs.active);
+        return;
+    }
+    body = vr_http_body(hr, &len);
+    problem = vr_call_args_parse(body, len, both, &a);
+    if (problem != NULL || vr_rand_secure(rnd, sizeof(rnd)) != VR_OK) {
+        vr_http_problem(hr, problem ? 400 : 500,
+                        problem ? "bad_request" : "internal", 0, "%s",
+                        problem ? problem : "the random source failed");
+        vr_call_args_free(&a);
+        return;
+    }
+    job = vr_calloc(1, sizeof(*job));
+    vr_base64url(rnd, sizeof(rnd), job->id);
+    job->method = vr_strdup(method);
+    job->rid = vr_strdup(vr_http_request_id(hr));
+    job->created_wall_ms = vr_wall_ms();
+    LIST_INIT(&job->followers);
+    HASH_ADD_STR(vr_jobs.jobs, id, job);
+    vr_jobs.active++;
+
+    job->r = vr_call_new(vr_jobs.broker, method, &a, job->rid, &vr_job_origin,
+                         job, 0);
+    vr_call_args_free(&a);
+    vr_request_submit(job->r);
+
+    snprintf(location, sizeof(location), "/jobs/%s", job->id);
+    vr_http_add_header(hr, "Location", location);
+    vr_http_respond_json(hr, 202, json_pack("{s:s, s:s, s:o}", "id", job->id,
+                                            "state", vr_job_state_name(job),
+                                            "links", vr_job_links(job)));
+}
+
+static vr_job_t *
+vr_jobs_find(vr_http_req_t *hr, const char *id, size_t len)
+{
+    vr_job_t *job = NULL;
+
+    if (len < sizeof(job->id)) {
+        HASH_FIND(hh, vr_jobs.jobs, id, len, job);
+    }
+    if (job == NULL) {
+        vr_http_problem(hr, 404, "not_found", 0,
+                        "no such job (finished jobs are kept for a while)");
+    }
+    return job;
+}
+
+static void
+vr_job_follower_gone(vr_http_req_t *hr, void *data)
+{
+    vr_job_follower_t *f = data;
+
+    if (f->job != NULL) {
+        LIST_REMOVE(f, link);
+        f->job = NULL;
+    }
+}
+
+static void
+vr_jobs_events(vr_http_req_t *hr, vr_job_t *job)
+{
+    const char        *last = vr_http_header(hr, "Last-Event-ID");
+    uint64_t           after = 0;
+    vr_job_follower_t *f;
+    vr_buf_t           b = VR_BUF_INIT;
+
+    if (last == NULL) {
+        last = vr_http_query(hr, "last_event_id");
+    }
+    if (last != NULL) {
+        after = strtoull(last, NULL, 10);
+    }
+    f = vr_calloc(1, sizeof(*f));
+    f->hr = hr;
+    f->after = after;
+    vr_http_set_data(hr, f, free);
+    if (vr_http_stream_start(hr, "text/event-stream", vr_job_follower_gone, f)
+        != VR_OK)
+    {
+        return;
+    }
+    vr_sse_retry(&b, vr_http_conf(hr)->retry_ms);
+    if (job->nevents > 0 && after + 1 < job->events[0].id) {
+        vr_sse_comment(&b, "older events of this job were dropped "
+                           "(jobs.max_events)");
+    }
+    for (size_t i = 0; i < job->nevents; i++) {
+        if (job->events[i].id > after) {
+            vr_job_event_sse(&job->events[i], &b);
+        }
+    }
+    vr_http_stream_write(hr, b.p, b.len);
+    vr_buf_free(&b);
+    if (job->state != VR_JOB_ACTIVE) {
+        vr_http_stream_end(hr);
+        return;
+    }
+    f->job = job;
+    LIST_INSERT_HEAD(&job->followers, f, link);
+}
+
+static void
+vr_jobs_get(vr_http_req_t *hr, const char *tail)
+{
+    const char *slash = strchr(tail, '/');
+    size_t      idlen = slash ? (size_t) (slash - tail) : strlen(tail);
+    vr_job_t   *job = vr_jobs_find(hr, tail, idlen);
+
+    if (job == NULL) {
+        return;
+    }
+    if (slash == NULL) {
+        vr_http_respond_json(hr, 200, vr_job_json(job));
+    } else if (strcmp(slash, "/events") == 0) {
+        vr_jobs_events(hr, job);
+    } else {
+        vr_http_problem(hr, 404, "not_found", 0, "no route for %s",
+                        vr_http_path(hr));
+    }
+}
+
+static void
+vr_jobs_delete(vr_http_req_t *hr, const char *tail)
+{
+    vr_job_t *job = vr_jobs_find(hr, tail, strlen(tail));
+
+    if (job == NULL) {
+        return;
+    }
+    if (job->state != VR_JOB_ACTIVE) {
+        vr_http_problem(hr, 409, "job_finished", 0, "the job already %s",
+                        vr_job_state_names[job->state]);
+        return;
+    }
+    vr_request_fail(job->r, VR_CODE_CANCELLED, "cancelled by DELETE");
+    vr_http_respond_json(hr, 200, vr_job_json(job));
+}
+
+/* Forgets finished jobs past jobs.keep or beyond jobs.max_finished. */
+static void
+vr_jobs_on_sweep(vr_timer_t *t)
+{
+    vr_job_t *job;
+
+    while ((job = TAILQ_FIRST(&vr_jobs.finished_list)) != NULL
+           && (vr_now_ms - job->finished_ms > vr_jobs.conf->keep_ms
+               || vr_jobs.finished > (size_t) vr_jobs.conf->max_finished))
+    {
+        vr_job_free(job);
+    }
+    vr_timer_add(vr_jobs.loop, &vr_jobs.sweep, 1000);
+}
+
+static const vr_route_t vr_jobs_routes[] = {
+    { "POST", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_BODY, vr_jobs_create,
+      "start a job: 202 with its id and links" },
+    { "GET", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC, vr_jobs_get,
+      "a job's state and result, or its events as SSE (/jobs/ID/events)" },
+    { "DELETE", "/jobs/", VR_ROUTE_PREFIX, vr_jobs_delete, "cancel a job" },
+    { NULL, NULL, 0, NULL, NULL }
+};
+
+#define F(field)  offsetof(vr_jobs_conf_t, field)
+
+static const vr_directive_t vr_jobs_directives[] = {
+    { "keep", VR_CONF_RELOAD, "duration", "1h", vr_conf_set_msec, F(keep_ms),
+      0, 30LL * 86400000, NULL, "how long a finished job stays readable" },
+    { "max_finished", VR_CONF_RELOAD, "integer", "1000", vr_conf_set_int,
+      F(max_finished), 0, 10000000, NULL,
+      "finished jobs kept at most (the oldest go first)" },
+    { "max_active", VR_CONF_RELOAD, "integer", "10000", vr_conf_set_int,
+      F(max_active), 1, 10000000, NULL,
+      "jobs queued or running at once (429 beyond)" },
+    { "max_events", VR_CONF_RELOAD, "integer", "10000", vr_conf_set_int,
+      F(max_events), 2, 100000000, NULL,
+      "events a job keeps for replay (the oldest are dropped first)" },
+    vr_null_directive
+};
+
+#undef F
+
+static int
+vr_jobs_init(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_jobs.conf = vr_cycle_conf(cycle, vr_jobs_module);
+    vr_jobs.broker = cycle->broker;
+    if (old == NULL) {
+        vr_jobs.loop = cycle->loop;
+        TAILQ_INIT(&vr_jobs.finished_list);
+        vr_timer_init(&vr_jobs.sweep, vr_jobs_on_sweep, NULL);
+        vr_timer_add(vr_jobs.loop, &vr_jobs.sweep, 1000);
+    }
+    return VR_OK;
+}
+
+static void
+vr_jobs_exit(vr_cycle_t *cycle)
+{
+    vr_job_t *job, *tmp;
+
+    /* The broker has stopped: every job's request has ended by now. */
+    HASH_ITER(hh, vr_jobs.jobs, job, tmp) {
+        vr_job_free(job);
+    }
+    vr_timer_del(vr_jobs.loop, &vr_jobs.sweep);
+}
+
+vr_module_t vr_jobs_module = {
+    .name = "jobs",
+    .directives = vr_jobs_directives,
+    .conf_size = sizeof(vr_jobs_conf_t),
+    .routes = vr_jobs_routes,
+    .init = vr_jobs_init,
+    .exit = vr_jobs_exit,
+};

@@ -1,0 +1,369 @@
+/*
+ * vr_http_module.c: the "http:" section and the HTTP listeners.
+ *
+ * One MHD daemon per listen address, in external epoll mode: its epoll fd
+ * is watched by the loop, and a loop hook gives MHD its timeout and runs
+ * it after connections were resumed.  A reload keeps the daemons whose
+ * address stays, starts the new ones first and only then stops the ones
+ * that went away.
+ */
+#include "config.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include <zmq.h>
+
+#include "vr_core.h"
+#include "vr_broker.h"
+#include "vr_cycle.h"
+#include "vr_http.h"
+#include "vr_http_server.h"
+#include "vr_log.h"
+#include "vr_loop.h"
+#include "vr_module.h"
+
+#define F(field)  offsetof(vr_http_conf_t, field)
+
+static const vr_directive_t vr_http_directives[] = {
+    { "listen", VR_CONF_RELOAD, "address list", "127.0.0.1:8080",
+      vr_conf_set_listen, F(listen), 0, 0, NULL,
+      "HOST:PORT addresses of the HTTP front end; [] turns HTTP off" },
+    { "max_body", VR_CONF_RELOAD, "size", "16MiB", vr_conf_set_size,
+      F(max_body_bytes), 0, 1LL << 31, NULL,
+      "largest request body (413 beyond)" },
+    { "max_header", VR_CONF_RELOAD, "size", "8KiB", vr_conf_set_size,
+      F(max_header_bytes), 256, 1 << 20, NULL,
+      "largest total size of a request's headers (431 beyond)" },
+    { "connection_memory", 0, "size", "16KiB", vr_conf_set_size,
+      F(connection_memory_bytes), 4096, 1 << 24, NULL,
+      "memory of one connection for its request line, headers and "
+      "buffers (restart)" },
+    { "max_connections", 0, "integer", "10000", vr_conf_set_int,
+      F(max_connections), 1, 1000000, NULL,
+      "connections open at once (restart)" },
+    { "idle_timeout", 0, "duration", "60s", vr_conf_set_msec,
+      F(idle_timeout_ms), 1000, 86400000, NULL,
+      "a connection idle this long is closed (restart)" },
+    { "max_streams", VR_CONF_RELOAD, "integer", "10000", vr_conf_set_int,
+      F(max_streams), 0, 1000000, NULL,
+      "SSE and NDJSON streams open at once (503 beyond)" },
+    { "stream_buffer", VR_CONF_RELOAD, "size", "1MiB", vr_conf_set_size,
+      F(stream_buffer_bytes), 1024, 1LL << 30, NULL,
+      "unsent bytes one stream may hold; a reader that falls further "
+      "behind is cut off" },
+    { "keepalive", VR_CONF_RELOAD, "duration", "15s", vr_conf_set_msec,
+      F(keepalive_ms), 100, 3600000, NULL,
+      "an SSE stream silent this long gets a keep-alive comment" },
+    { "retry", VR_CONF_RELOAD, "duration", "3s", vr_conf_set_msec,
+      F(retry_ms), 0, 3600000, NULL,
+      "the retry: hint sent at the start of an SSE stream" },
+    { "cors_origins", VR_CONF_RELOAD, "origin list", "[]", vr_conf_set_strs,
+      F(cors_origins), 0, 0, NULL,
+      "origins allowed to call from a browser (\"*\": any); [] : CORS off" },
+    { "access_log", VR_CONF_RELOAD, "path", "stderr", vr_conf_set_str,
+      F(access_log), 0, 0, NULL,
+      "\"stderr\", \"off\", or a file: one line per HTTP request" },
+    vr_null_directive
+};
+
+#undef F
+
+/* ---- the loop's view of MHD ------------------------------------------- */
+
+static void
+vr_http_on_epoll(void *data, short revents)
+{
+    vr_http_listener_t *l = data;
+
+    MHD_run(l->daemon);
+}
+
+static vr_msec_t
+vr_http_prepare(void *data)
+{
+    vr_msec_t wait = -1;
+
+    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (MHD_get_timeout(vr_http_srv.listeners[i].daemon, &ms) == MHD_YES) {
+            if (wait < 0 || (vr_msec_t) ms < wait) {
+                wait = (vr_msec_t) ms;
+            }
+        }
+    }
+    return wait;
+}
+
+static void
+vr_http_run(void *data)
+{
+    /* Resumed connections need a turn of MHD, and so do timeouts. */
+    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
+        MHD_run(vr_http_srv.listeners[i].daemon);
+    }
+    vr_http_srv.need_run = false;
+}
+
+/* ---- listeners -------------------------------------------------------- */
+
+static void
+vr_http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    vr_log_limited(VR_LOG_WARN, "http: %s", msg);
+}
+
+/* "HOST:PORT" to a socket address; VR_ERROR when HOST is not numeric. */
+static int
+vr_http_sockaddr(const char *addr, struct sockaddr_storage *ss)
+{
+    const char *colon = strrchr(addr, ':');
+    char        host[128];
+    int         port = atoi(colon + 1);
+    size_t      hlen = (size_t) (colon - addr);
+
+    memset(ss, 0, sizeof(*ss));
+    if (addr[0] == '[' && hlen >= 2) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+        snprintf(host, sizeof(host), "%.*s", (int) (hlen - 2), addr + 1);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t) port);
+        return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1
+               ? VR_OK : VR_ERROR;
+    }
+    struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+    snprintf(host, sizeof(host), "%.*s", (int) hlen, addr);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t) port);
+    if (strcmp(host, "*") == 0 || strcmp(host, "0.0.0.0") == 0) {
+        s4->sin_addr.s_addr = htonl(INADDR_ANY);
+        return VR_OK;
+    }
+    if (strcmp(host, "localhost") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+    }
+    return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? VR_OK : VR_ERROR;
+}
+
+static int
+vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
+{
+    struct sockaddr_storage         ss;
+    vr_http_callbacks_t             cb;
+    const union MHD_DaemonInfo     *di;
+    unsigned                        flags = MHD_USE_EPOLL
+                                            | MHD_ALLOW_SUSPEND_RESUME
+                                            | MHD_USE_ERROR_LOG;
+
+    if (vr_http_sockaddr(l->addr, &ss) != VR_OK) {
+        vr_log_error("http.listen \"%s\": the host must be a numeric "
+                     "address, \"*\" or \"localhost\"", l->addr);
+        return VR_ERROR;
+    }
+    if (ss.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    vr_http_server_callbacks(&cb);
+    l->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, cb.access, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) conf->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int) ((conf->idle_timeout_ms + 999) / 1000),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t) conf->connection_memory_bytes,
+        MHD_OPTION_NOTIFY_COMPLETED, cb.completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, vr_http_mhd_log, NULL,
+        MHD_OPTION_END);
+    if (l->daemon == NULL) {
+        vr_log_error("cannot listen for HTTP on %s: %s", l->addr,
+                     errno ? strerror(errno) : "libmicrohttpd refused");
+        return VR_ERROR;
+    }
+    di = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    l->epoll_fd = di->epoll_fd;
+    vr_loop_add_fd(vr_http_srv.loop, l->epoll_fd, ZMQ_POLLIN,
+                   vr_http_on_epoll, l);
+    vr_log_notice("http listening on %s", l->addr);
+    return VR_OK;
+}
+
+static void
+vr_http_listener_stop(vr_http_listener_t *l)
+{
+    vr_loop_del_fd(vr_http_srv.loop, l->epoll_fd);
+    MHD_stop_daemon(l->daemon);
+    free(l->addr);
+}
+
+static const vr_http_listener_t *
+vr_http_find_listener(const vr_http_listener_t *ls, size_t n, const char *addr)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ls[i].addr, addr) == 0) {
+            return &ls[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+vr_http_open_access_log(const vr_http_conf_t *conf)
+{
+    int fd;
+
+    if (strcmp(conf->access_log, "off") == 0) {
+        fd = -1;
+    } else if (strcmp(conf->access_log, "stderr") == 0) {
+        fd = STDERR_FILENO;
+    } else {
+        fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                  0644);
+        if (fd < 0) {
+            vr_log_error("cannot open http.access_log \"%s\": %s",
+                         conf->access_log, strerror(errno));
+            return VR_ERROR;
+        }
+    }
+    if (vr_http_srv.access_fd > STDERR_FILENO) {
+        close(vr_http_srv.access_fd);
+    }
+    vr_http_srv.access_fd = fd;
+    return VR_OK;
+}
+
+static void
+vr_http_collect_routes(void)
+{
+    size_t n = 0;
+
+    free(vr_http_srv.routes);
+    for (vr_module_t **m = vr_modules; *m != NULL; m++) {
+        for (const vr_route_t *r = (*m)->routes; r && r->handler; r++) {
+            n++;
+        }
+    }
+    vr_http_srv.routes = vr_calloc(n + 1, sizeof(vr_route_t *));
+    n = 0;
+    for (vr_module_t **m = vr_modules; *m != NULL; m++) {
+        for (const vr_route_t *r = (*m)->routes; r && r->handler; r++) {
+            vr_http_srv.routes[n++] = r;
+        }
+    }
+}
+
+const vr_route_t *const *
+vr_http_routes(void)
+{
+    return vr_http_srv.routes;
+}
+
+bool
+vr_http_ready(void)
+{
+    return vr_http_srv.conf != NULL
+           && vr_http_srv.nlisteners == vr_http_srv.conf->listen.n;
+}
+
+static int
+vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_http_conf_t     *conf = vr_cycle_conf(cycle, vr_http_module);
+    vr_http_listener_t *ls = vr_calloc(conf->listen.n + 1, sizeof(*ls));
+    size_t              n = 0;
+
+    if (old == NULL) {
+        static const vr_loop_hook_t hook = { vr_http_prepare, vr_http_run,
+                                             &vr_http_srv };
+        vr_http_srv.loop = cycle->loop;
+        vr_http_srv.access_fd = -1;
+        vr_loop_add_hook(cycle->loop, &hook);
+        vr_http_collect_routes();
+    }
+    vr_http_srv.broker = cycle->broker;
+    /* New listeners first: a failure leaves the running ones alone. */
+    for (size_t i = 0; i < conf->listen.n; i++) {
+        const vr_http_listener_t *cur = vr_http_find_listener(
+            vr_http_srv.listeners, vr_http_srv.nlisteners, conf->listen.v[i]);
+        if (cur != NULL) {
+            continue;
+        }
+        ls[n].addr = vr_strdup(conf->listen.v[i]);
+        if (vr_http_listener_start(&ls[n], conf) != VR_OK) {
+            free(ls[n].addr);
+            while (n-- > 0) {
+                vr_http_listener_stop(&ls[n]);
+            }
+            free(ls);
+            return VR_ERROR;
+        }
+        n++;
+    }
+    if (vr_http_open_access_log(conf) != VR_OK) {
+        while (n-- > 0) {
+            vr_http_listener_stop(&ls[n]);
+        }
+        free(ls);
+        return VR_ERROR;
+    }
+    /* Keep the listeners that stay, stop those that went away. */
+    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
+        vr_http_listener_t *l = &vr_http_srv.listeners[i];
+        bool stays = false;
+        for (size_t j = 0; j < conf->listen.n; j++) {
+            stays = stays || strcmp(conf->listen.v[j], l->addr) == 0;
+        }
+        if (stays) {
+            ls[n++] = *l;
+        } else {
+            vr_log_notice("http no longer listening on %s", l->addr);
+            vr_http_release_all();
+            vr_http_listener_stop(l);
+        }
+    }
+    /* The loop watches point at listener structs: re-register them. */
+    for (size_t i = 0; i < n; i++) {
+        vr_loop_add_fd(vr_http_srv.loop, ls[i].epoll_fd, ZMQ_POLLIN,
+                       vr_http_on_epoll, &ls[i]);
+    }
+    free(vr_http_srv.listeners);
+    vr_http_srv.listeners = ls;
+    vr_http_srv.nlisteners = n;
+    vr_http_srv.conf = conf;
+    return VR_OK;
+}
+
+static void
+vr_http_exit(vr_cycle_t *cycle)
+{
+    vr_http_release_all();
+    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
+        vr_http_listener_stop(&vr_http_srv.listeners[i]);
+    }
+    free(vr_http_srv.listeners);
+    vr_http_srv.listeners = NULL;
+    vr_http_srv.nlisteners = 0;
+    free(vr_http_srv.routes);
+    vr_http_srv.routes = NULL;
+    vr_loop_del_hook(vr_http_srv.loop, &vr_http_srv);
+    if (vr_http_srv.access_fd > STDERR_FILENO) {
+        close(vr_http_srv.access_fd);
+    }
+    vr_http_srv.access_fd = -1;
+    vr_http_srv.conf = NULL;
+}
+
+vr_module_t vr_http_module = {
+    .name = "http",
+    .directives = vr_http_directives,
+    .conf_size = sizeof(vr_http_conf_t),
+    .init = vr_http_init,
+    .exit = vr_http_exit,
+};

@@ -1,0 +1,44 @@
+/*
+ * vr_http_server.h: state shared by the two halves of the HTTP core,
+ * requests (vr_http.c) and listeners (vr_http_module.c).  Not for modules.
+ */
+#ifndef VR_HTTP_SERVER_H
+#define VR_HTTP_SERVER_H
+
+#include <microhttpd.h>
+#include "vr_core.h"
+#include "vr_http.h"
+
+typedef struct {
+    char               *addr;       /* as configured: "127.0.0.1:8080" */
+    struct MHD_Daemon  *daemon;
+    int                 epoll_fd;
+} vr_http_listener_t;
+
+typedef struct {
+    const vr_http_conf_t   *conf;
+    vr_loop_t              *loop;
+    vr_broker_t            *broker;     /* for the API key check */
+    vr_http_listener_t     *listeners;
+    size_t                  nlisteners;
+    vr_http_req_t          *live;       /* every request in progress */
+    vr_http_stats_t         stats;
+    int                     access_fd;  /* -1: access log off */
+    bool                    need_run;   /* a connection was resumed */
+    const vr_route_t      **routes;     /* NULL-terminated */
+} vr_http_server_t;
+
+extern vr_http_server_t vr_http_srv;
+
+typedef struct {
+    MHD_AccessHandlerCallback     access;
+    MHD_RequestCompletedCallback  completed;
+} vr_http_callbacks_t;
+
+/* The callbacks the listeners give to MHD. */
+void vr_http_server_callbacks(vr_http_callbacks_t *cb);
+
+/* Resumes every parked request (as gone), before daemons are stopped. */
+void vr_http_release_all(void);
+
+#endif /* VR_HTTP_SERVER_H */
