@@ -195,7 +195,9 @@ vr_broker_refuse_call(vr_broker_t *b, zmq_msg_t *cid, const char *rid,
 static void
 vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
 {
-    vr_json_field_t f[1] = { { "request_id", NULL, 0, 0 } };
+    vr_json_field_t f[3] = { { "request_id", NULL, 0, 0 },
+                             { "args", NULL, 0, 0 },
+                             { "kwargs", NULL, 0, 0 } };
     vr_buf_t        rid = VR_BUF_INIT;
     const char     *name, *problem = NULL;
     size_t          name_len, size;
@@ -213,7 +215,7 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         return;
     }
     size = zmq_msg_size(&frames[3]);
-    valid = vr_json_fields(zmq_msg_data(&frames[3]), size, f, 1,
+    valid = vr_json_fields(zmq_msg_data(&frames[3]), size, f, 3,
                            size <= (size_t) b->conf->max_message_bytes)
             == VR_OK;
     if (f[0].kind != VR_JSON_STRING
@@ -254,6 +256,16 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     }
     if (problem == NULL && !valid) {
         problem = "the request is not a well-formed JSON object";
+    }
+    if (problem == NULL && f[1].kind != VR_JSON_NONE
+        && f[1].kind != VR_JSON_ARRAY)
+    {
+        problem = "\"args\" must be a list";
+    }
+    if (problem == NULL && f[2].kind != VR_JSON_NONE
+        && f[2].kind != VR_JSON_OBJECT)
+    {
+        problem = "\"kwargs\" must be an object";
     }
     if (problem == NULL && (name_len == 0 || name_len > VR_METHOD_NAME_MAX
                             || !vr_utf8_valid(name, name_len)))

@@ -239,7 +239,10 @@ vr_conf_block(vr_conf_t *cf, const char *prefix, const vr_directive_t *table,
     plen = strlen(cf->path);
 
     if (node != NULL && node->type == YAML_SCALAR_NODE
-        && node->data.scalar.length == 0)
+        && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+        && (node->data.scalar.length == 0
+            || strcmp((char *) node->data.scalar.value, "~") == 0
+            || strcmp((char *) node->data.scalar.value, "null") == 0))
     {
         node = NULL;                /* "router:" with nothing under it */
     }

@@ -6,7 +6,6 @@
  * the cycle's pool, so they live exactly as long as the configuration.
  */
 #include "config.h"
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -169,11 +168,18 @@ vr_parse_units(const char *s, const vr_unit_t *units, size_t nunits,
     char   *end;
     double  v;
 
-    if (s == NULL || !(isdigit((unsigned char) s[0]) || s[0] == '.')) {
-        return VR_ERROR;
+    size_t  digits = strspn(s ? s : "", "0123456789.");
+
+    if (s == NULL || digits == 0 || strchr(s, '.') != strrchr(s, '.')
+        || (strchr(s, '.') != NULL && (size_t) (strchr(s, '.') - s) >= digits))
+    {
+        return VR_ERROR;            /* only plain decimals: no 0x, no 1e3 */
     }
     errno = 0;
     v = strtod(s, &end);
+    if ((size_t) (end - s) != digits) {
+        return VR_ERROR;
+    }
     if (errno != 0 || end == s || !isfinite(v) || v < 0) {
         return VR_ERROR;
     }
@@ -385,14 +391,15 @@ vr_conf_set_blocks(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
         if (name == NULL || name[0] == '\0') {
             return "keys must be non-empty strings";
         }
+        snprintf(prefix, sizeof(prefix), "%s.%s", cf->path, name);
         for (size_t j = 0; j < i; j++) {
             char *other = *(char **) ((char *) blocks->elts + j * b->elt_size);
             if (strcmp(other, name) == 0) {
-                return vr_conf_err(cf, "duplicate key \"%s\"", name);
+                vr_conf_error_node(cf, k, prefix, "duplicate key");
+                return "invalid block";
             }
         }
         *(char **) elt = vr_pool_strdup(cf->pool, name);
-        snprintf(prefix, sizeof(prefix), "%s.%s", cf->path, name);
         if (vr_conf_block(cf, prefix, b->directives, v, elt) != VR_OK) {
             /* vr_conf_block() recorded the full error already. */
             return "invalid block";

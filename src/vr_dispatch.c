@@ -22,6 +22,9 @@
 #include "vr_request.h"
 #include "vr_wire.h"
 
+/* Queued requests passed over, at most, to find one a free slot may take. */
+#define VR_DISPATCH_LOOKAHEAD  64
+
 static bool
 vr_dispatch_can_take(const vr_dealer_t *d, const vr_request_t *r)
 {
@@ -45,13 +48,24 @@ vr_dispatch_better(const vr_broker_t *b, const vr_dealer_t *x,
     return x->last_dispatch_seq < y->last_dispatch_seq;
 }
 
+/*
+ * The dealer r should go to, or NULL.  *any_free tells whether some live
+ * dealer of m had a free slot at all (so that a NULL only because of the
+ * one-request-per-client rule can look further down the queue).
+ */
 static vr_dealer_t *
-vr_dispatch_pick(vr_broker_t *b, vr_method_t *m, const vr_request_t *r)
+vr_dispatch_pick(vr_broker_t *b, vr_method_t *m, const vr_request_t *r,
+                 bool *any_free)
 {
     vr_dealer_t *best = NULL;
 
+    *any_free = false;
     for (size_t i = 0; i < m->ndealers; i++) {
         vr_dealer_t *d = m->dealers[i];
+        if (d->state != VR_DEALER_ACTIVE || d->in_flight >= d->capacity) {
+            continue;
+        }
+        *any_free = true;
         if (vr_dispatch_can_take(d, r)
             && (best == NULL || vr_dispatch_better(b, d, best)))
         {
@@ -108,16 +122,44 @@ vr_dispatch_assign(vr_broker_t *b, vr_request_t *r, vr_dealer_t *d)
 void
 vr_dispatch_method(vr_broker_t *b, vr_method_t *m)
 {
-    vr_request_t *r;
+    vr_request_t *r = TAILQ_FIRST(&m->queue);
+    size_t        skipped = 0;
 
-    while ((r = TAILQ_FIRST(&m->queue)) != NULL) {
-        vr_dealer_t *d = vr_dispatch_pick(b, m, r);
+    while (r != NULL && skipped < VR_DISPATCH_LOOKAHEAD) {
+        bool         any_free;
+        vr_dealer_t *d = vr_dispatch_pick(b, m, r, &any_free);
+
         if (d == NULL) {
-            break;
+            if (!any_free) {
+                break;
+            }
+            /* Only this client's own requests block the free slots: the
+             * next client's request may go first. */
+            r = TAILQ_NEXT(r, link);
+            skipped++;
+            continue;
         }
-        /* On failure d is now inactive and the next pick skips it. */
+        /* On failure d is now inactive and the next pick skips it.  Either
+         * way the queue may have changed: start again from its head. */
         vr_dispatch_assign(b, r, d);
+        r = TAILQ_FIRST(&m->queue);
+        skipped = 0;
     }
+}
+
+/* The first request of m's queue (within the lookahead) that d can take. */
+static vr_request_t *
+vr_dispatch_first_for(vr_method_t *m, const vr_dealer_t *d)
+{
+    vr_request_t *r = TAILQ_FIRST(&m->queue);
+
+    for (size_t i = 0; r != NULL && i < VR_DISPATCH_LOOKAHEAD; i++) {
+        if (vr_dispatch_can_take(d, r)) {
+            return r;
+        }
+        r = TAILQ_NEXT(r, link);
+    }
+    return NULL;
 }
 
 void
@@ -127,10 +169,8 @@ vr_dispatch_dealer(vr_broker_t *b, vr_dealer_t *d)
         vr_request_t *best = NULL;
 
         for (size_t i = 0; i < d->nmethods; i++) {
-            vr_request_t *r = TAILQ_FIRST(&d->methods[i]->queue);
-            if (r != NULL && vr_dispatch_can_take(d, r)
-                && (best == NULL || r->serial < best->serial))
-            {
+            vr_request_t *r = vr_dispatch_first_for(d->methods[i], d);
+            if (r != NULL && (best == NULL || r->serial < best->serial)) {
                 best = r;
             }
         }

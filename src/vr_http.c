@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -726,12 +727,17 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
 {
     const union MHD_ConnectionInfo *ci;
     char                            addr[INET6_ADDRSTRLEN + 8] = "-";
-    char                            line[2048];
+    char                            line[2048], when[40];
+    int64_t                         now_ms = vr_wall_ms();
+    time_t                          now_s = (time_t) (now_ms / 1000);
+    struct tm                       tm;
     int                             n;
 
     if (vr_http_srv.access_fd < 0) {
         return;
     }
+    gmtime_r(&now_s, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci != NULL && ci->client_addr != NULL) {
         const struct sockaddr *sa = ci->client_addr;
@@ -744,7 +750,8 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
         }
     }
     n = snprintf(line, sizeof(line),
-                 "%s \"%s %s\" %d %llu %lldms %s%s\n", addr, hr->method,
+                 "%s.%03dZ %s \"%s %s\" %d %llu %lldms %s%s\n", when,
+                 (int) (now_ms % 1000), addr, hr->method,
                  hr->path, hr->status ? hr->status : 499,
                  (unsigned long long) hr->bytes_out,
                  (long long) (vr_now_ms - hr->started_ms), hr->request_id,

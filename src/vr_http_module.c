@@ -117,7 +117,7 @@ vr_http_mhd_log(void *cls, const char *fmt, va_list ap)
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    vr_log_limited(VR_LOG_WARN, "http: %s", msg);
+    vr_log_limited(VR_LOG_INFO, "http: %s", msg);
 }
 
 /* "HOST:PORT" to a socket address; VR_ERROR when HOST is not numeric. */
@@ -173,6 +173,7 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
     vr_http_server_callbacks(&cb);
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, cb.access, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, vr_http_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) conf->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT,
@@ -180,7 +181,6 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t) conf->connection_memory_bytes,
         MHD_OPTION_NOTIFY_COMPLETED, cb.completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, vr_http_mhd_log, NULL,
         MHD_OPTION_END);
     if (l->daemon == NULL) {
         vr_log_error("cannot listen for HTTP on %s: %s", l->addr,

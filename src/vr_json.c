@@ -521,7 +521,8 @@ vr_json_escape(vr_buf_t *out, const char *str, size_t n)
     vr_buf_addc(out, '"');
     while (p < end) {
         const unsigned char *run = p;
-        while (p < end && vr_json_class[*p] == C_PLAIN) {
+        /* DEL is plain to the validator but escaped, as Python does. */
+        while (p < end && vr_json_class[*p] == C_PLAIN && *p != 0x7f) {
             p++;
         }
         vr_buf_add(out, run, (size_t) (p - run));

@@ -328,7 +328,9 @@ vr_timer_at(vr_loop_t *l, vr_timer_t *t, vr_msec_t when_ms)
 void
 vr_timer_add(vr_loop_t *l, vr_timer_t *t, vr_msec_t delay_ms)
 {
-    vr_timer_at(l, t, vr_now_ms + delay_ms);
+    /* At least 1 ms: a handler that re-arms itself with 0 must not fire
+     * again in the same turn (the clock does not move within a turn). */
+    vr_timer_at(l, t, vr_now_ms + vr_max(delay_ms, 1));
 }
 
 size_t
@@ -437,11 +439,11 @@ vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
 int
 vr_loop_run(vr_loop_t *l)
 {
-    l->stop = false;
     while (!l->stop) {
         if (vr_loop_turn(l, -1) != VR_OK) {
             return VR_ERROR;
         }
     }
+    l->stop = false;
     return VR_OK;
 }

@@ -72,7 +72,7 @@ void vr_loop_again(vr_loop_t *l);
 
 void vr_timer_init(vr_timer_t *t, vr_timer_pt handler, void *data);
 
-/* Arms t to fire after delay_ms (re-arms it if armed). */
+/* Arms t to fire after delay_ms, at least 1 (re-arms it if armed). */
 void vr_timer_add(vr_loop_t *l, vr_timer_t *t, vr_msec_t delay_ms);
 
 /* Arms t to fire at the absolute monotonic time when_ms. */
@@ -91,8 +91,9 @@ vr_timer_armed(const vr_timer_t *t)
 size_t vr_loop_timers(const vr_loop_t *l);
 
 /*
- * Runs until vr_loop_stop().  Returns VR_OK, or VR_ERROR when zmq_poll
- * fails for a reason other than EINTR (logged).
+ * Runs until vr_loop_stop() (at once if it was called before).  Returns
+ * VR_OK, or VR_ERROR when zmq_poll fails for a reason other than EINTR
+ * (logged).
  */
 int vr_loop_run(vr_loop_t *l);
 

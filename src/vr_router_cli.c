@@ -36,6 +36,8 @@ vr_router_usage(FILE *out)
 "      --mode MODE          fifo (default) or load_balance\n"
 "      --generate-keys      print a new dealer key and client key, and exit\n"
 "      --logger-level LVL   DEBUG, INFO, WARNING, ERROR or CRITICAL\n"
+"      --http HOST:PORT     also serve the HTTP front end there (default:\n"
+"                           no HTTP, as the Python router)\n"
 "  -h, --help               this help\n"
 "\n"
 "Environment: VOIDRAIL_DEALER_API_KEYS and VOIDRAIL_CLIENT_API_KEYS add\n"
@@ -117,7 +119,7 @@ int
 vr_router_command(int argc, char **argv)
 {
     enum { O_HOST = 256, O_HEARTBEAT, O_DKEYS, O_CKEYS, O_REQUIRE, O_MODE,
-           O_GENKEYS, O_LEVEL };
+           O_GENKEYS, O_LEVEL, O_HTTP };
     static const struct option opts[] = {
         { "host",          required_argument, NULL, O_HOST },
         { "port",          required_argument, NULL, 'p' },
@@ -128,11 +130,12 @@ vr_router_command(int argc, char **argv)
         { "mode",          required_argument, NULL, O_MODE },
         { "generate-keys", no_argument,       NULL, O_GENKEYS },
         { "logger-level",  required_argument, NULL, O_LEVEL },
+        { "http",          required_argument, NULL, O_HTTP },
         { "help",          no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *host = "127.0.0.1", *port = "5555", *mode = "fifo";
-    const char *level = "info";
+    const char *level = "info", *http = NULL;
     double      heartbeat_s = 30.0;
     char      **dkeys = vr_calloc((size_t) argc + 1, sizeof(char *));
     char      **ckeys = vr_calloc((size_t) argc + 1, sizeof(char *));
@@ -186,6 +189,9 @@ vr_router_command(int argc, char **argv)
                 goto done;
             }
             break;
+        case O_HTTP:
+            http = optarg;
+            break;
         case 'h':
             vr_router_usage(stdout);
             rc = 0;
@@ -224,7 +230,13 @@ vr_router_command(int argc, char **argv)
     vr_buf_adds(&y, "auth:\n");
     vr_router_yaml_list(&y, "dealer_keys", dkeys, nd);
     vr_router_yaml_list(&y, "client_keys", ckeys, nc);
-    vr_buf_printf_b(&y, "log:\n  level: %s\n", level);
+    vr_buf_printf_b(&y, "log:\n  level: %s\nhttp:\n  listen: ", level);
+    if (http != NULL) {
+        vr_json_escape(&y, http, strlen(http));
+    } else {
+        vr_buf_adds(&y, "[]");
+    }
+    vr_buf_addc(&y, '\n');
 
     rc = vr_serve("<command line>", y.p);
 done:
