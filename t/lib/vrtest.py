@@ -27,7 +27,7 @@ Environment:
 
 Cleanup.  Every process, peer and the temporary directory are registered
 here and released at exit: on normal exit, on an uncaught exception and on
-SIGTERM/SIGINT/SIGHUP.  Processes are killed by pid, never by name.
+SIGTERM/SIGINT/SIGHUP/SIGPIPE.  Processes are killed by pid, never by name.
 """
 
 import atexit
@@ -49,9 +49,8 @@ import queue as _queue
 __all__ = [
     "plan", "ok", "is_", "isnt", "like", "unlike", "cmp_ok", "diag", "note",
     "done_testing", "skip_all", "scaled", "sleep", "duration", "wait_until",
-    "free_port",
-    "tempdir", "at_cleanup", "Proc", "Gateway", "to_yaml", "voidrail_bin",
-    "wrapper", "run_voidrail", "LONG", "SCALE", "T_DIR",
+    "free_port", "tempdir", "at_cleanup", "Proc", "Gateway", "to_yaml",
+    "voidrail_bin", "wrapper", "run_voidrail", "LONG", "SCALE", "T_DIR",
 ]
 
 T_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -545,7 +544,8 @@ class Gateway:
     Gateway(config)                 config is a dict (written as YAML) or
                                     YAML text; "%%PORT%%" in text is the
                                     port chosen here.  A dict without
-                                    router.bind gets tcp://127.0.0.1:PORT.
+                                    router.bind gets tcp://127.0.0.1:PORT,
+                                    without http.listen gets [] (no HTTP).
     Gateway(router_args=[...])      `voidrail router --host 127.0.0.1
                                     --port PORT ARGS...`
     admin_key                       client key for the queries (info(),
