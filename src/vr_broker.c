@@ -561,6 +561,27 @@ vr_broker_set_auth(vr_broker_t *b, const vr_auth_ops_t *ops)
 }
 
 void
+vr_broker_drain(vr_broker_t *b)
+{
+    b->stopping = true;
+}
+
+size_t
+vr_broker_pending(const vr_broker_t *b)
+{
+    const vr_dealer_t  *d;
+    const vr_request_t *r;
+    size_t              n = b->queued;
+
+    TAILQ_FOREACH(d, &b->dealer_order, order) {
+        TAILQ_FOREACH(r, &d->requests, link) {
+            n += r->state == VR_REQ_ACTIVE;
+        }
+    }
+    return n;
+}
+
+void
 vr_broker_stop(vr_broker_t *b)
 {
     vr_method_t *m, *tmp;
@@ -571,6 +592,7 @@ vr_broker_stop(vr_broker_t *b)
         return;
     }
     b->stopping = true;
+    b->stopped = true;
     HASH_ITER(hh, b->methods, m, tmp) {
         vr_request_t *r;
         m->refs++;

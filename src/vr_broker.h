@@ -146,7 +146,8 @@ struct vr_broker_s {
     size_t                   queued;        /* requests in all queues */
     size_t                   in_flight;     /* requests held by dealers */
     int64_t                  started_wall_ms;
-    bool                     stopping;
+    bool                     stopping;      /* draining: no new calls */
+    bool                     stopped;       /* no retries either */
     vr_broker_stats_t        stats;
 
     zmq_msg_t               *frames;        /* receive scratch */
@@ -166,6 +167,15 @@ vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
  */
 int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
                         unsigned generation);
+
+/*
+ * Starts draining: new calls end with `shutting_down` at once; queued and
+ * running requests go on.
+ */
+void vr_broker_drain(vr_broker_t *b);
+
+/* Requests still to be answered: queued, or running with a waiting client. */
+size_t vr_broker_pending(const vr_broker_t *b);
 
 /*
  * Ends every request with `shutting_down`, tells live dealers

@@ -163,6 +163,13 @@ int vr_parse_size(const char *s, int64_t *out);
 const char *vr_check_endpoint(const char *ep);
 
 /*
+ * Appends the effective values of a block as YAML (one "key: value" line
+ * per key, indented by indent spaces), readable by the loader.
+ */
+void vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
+                  const void *conf);
+
+/*
  * Appends the reference of a directive table (one line per key: path,
  * type, default, reloadable, doc; tab-separated) to out.
  */

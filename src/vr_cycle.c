@@ -172,3 +172,14 @@ vr_cycle_reference(vr_buf_t *out)
         }
     }
 }
+
+void
+vr_cycle_show(const vr_cycle_t *cycle, vr_buf_t *out)
+{
+    for (vr_module_t **m = vr_modules; *m != NULL; m++) {
+        if ((*m)->directives != NULL) {
+            vr_buf_printf_b(out, "%s:\n", (*m)->name);
+            vr_conf_show(out, 2, (*m)->directives, cycle->conf[(*m)->index]);
+        }
+    }
+}

@@ -55,4 +55,7 @@ void vr_cycle_destroy(vr_cycle_t **cp);
  */
 void vr_cycle_reference(vr_buf_t *out);
 
+/* Appends the effective configuration, defaults filled in, as YAML. */
+void vr_cycle_show(const vr_cycle_t *cycle, vr_buf_t *out);
+
 #endif /* VR_CYCLE_H */

@@ -160,6 +160,9 @@ const vr_http_stats_t *vr_http_stats(void);
 /* All routes of all modules, NULL-terminated (for /openapi.json). */
 const vr_route_t *const *vr_http_routes(void);
 
+/* Reopens the access log file (SIGUSR1, after rotation). */
+void vr_http_reopen_logs(void);
+
 /* True when the HTTP listeners are up (for /readyz). */
 bool vr_http_ready(void);
 

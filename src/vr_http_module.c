@@ -239,6 +239,14 @@ vr_http_open_access_log(const vr_http_conf_t *conf)
     return VR_OK;
 }
 
+void
+vr_http_reopen_logs(void)
+{
+    if (vr_http_srv.conf != NULL) {
+        vr_http_open_access_log(vr_http_srv.conf);
+    }
+}
+
 static void
 vr_http_collect_routes(void)
 {

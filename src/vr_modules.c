@@ -8,6 +8,7 @@
 #include "vr_module.h"
 
 extern vr_module_t vr_log_module;
+extern vr_module_t vr_process_module;
 extern vr_module_t vr_router_module;
 extern vr_module_t vr_auth_module;
 extern vr_module_t vr_http_module;
@@ -17,6 +18,7 @@ extern vr_module_t vr_api_module;
 
 vr_module_t *vr_modules[] = {
     &vr_log_module,
+    &vr_process_module,
     &vr_router_module,
     &vr_auth_module,
     &vr_invoke_module,

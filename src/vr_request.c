@@ -302,7 +302,7 @@ vr_request_dealer_gone(vr_request_t *r, const char *why)
         vr_request_free(r);
         return;
     }
-    if (!b->stopping && r->chunks == 0
+    if (!b->stopped && r->chunks == 0
         && r->attempts < vr_method_max_attempts(b, m))
     {
         /* Never answered: safe to give to another dealer, first in line. */

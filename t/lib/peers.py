@@ -186,7 +186,6 @@ class RawPeer:
         if self.identity is not None:
             self.sock.setsockopt(zmq.IDENTITY, self.identity)
         self.sock.connect(endpoint)
-        self.last = None            # the last message recv() returned
         at_cleanup(self.close)
 
     def close(self):
@@ -209,10 +208,8 @@ class RawPeer:
             if not self.sock.poll(max(0, int(left * 1000))):
                 return None
             msg = self.sock.recv_multipart()
-            if msg and msg[0] in skip:
-                continue
-            self.last = msg
-            return msg
+            if msg and msg[0] not in skip:
+                return msg
 
     def collect(self, seconds, ignore=()):
         """Every message that arrives within `seconds` (scaled)."""

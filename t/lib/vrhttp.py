@@ -420,9 +420,9 @@ class SSEParser:
             if raw == "":
                 if self._block is not None:
                     b = self._block
-                    b["data"] = "\n".join(b.pop("_data")) if b["_has_data"] \
+                    lines = b.pop("_data")
+                    b["data"] = "\n".join(lines) if b.pop("_has_data") \
                         else None
-                    del b["_has_data"]
                     items.append(b)
                     self._block = None
                 continue

@@ -288,6 +288,8 @@ test_endpoints(void)
 static const struct { const char *path, *dflt; } k_defaults[] = {
     { "log.level", "info" },
     { "log.file", "stderr" },
+    { "process.pid_file", "\"\"" },
+    { "process.drain_timeout", "10s" },
     { "router.bind", "tcp://127.0.0.1:5555" },
     { "router.mode", "fifo" },
     { "router.heartbeat_timeout", "10s" },

@@ -1,0 +1,130 @@
+/*
+ * vr_conf_show.c: the effective configuration as YAML (`voidrail -T`).
+ *
+ * Each value is printed from the loaded conf by the kind of its setter,
+ * in a form the loader reads back to the same value: durations and sizes
+ * with the largest exact unit, strings as JSON (which YAML reads).
+ */
+#include "config.h"
+#include <stdio.h>
+
+#include "vr_core.h"
+#include "vr_buf.h"
+#include "vr_conf.h"
+#include "vr_json.h"
+
+#define vr_show_field(conf, d, type) \
+    ((const type *) ((const char *) (conf) + (d)->offset))
+
+static void
+vr_show_msec(vr_buf_t *out, vr_msec_t ms)
+{
+    if (ms != 0 && ms % 3600000 == 0) {
+        vr_buf_printf_b(out, "%lldh", (long long) (ms / 3600000));
+    } else if (ms != 0 && ms % 60000 == 0) {
+        vr_buf_printf_b(out, "%lldm", (long long) (ms / 60000));
+    } else if (ms % 1000 == 0) {
+        vr_buf_printf_b(out, "%llds", (long long) (ms / 1000));
+    } else {
+        vr_buf_printf_b(out, "%lldms", (long long) ms);
+    }
+}
+
+static void
+vr_show_size(vr_buf_t *out, int64_t v)
+{
+    static const struct { int64_t n; const char *unit; } units[] = {
+        { 1LL << 30, "GiB" }, { 1LL << 20, "MiB" }, { 1LL << 10, "KiB" },
+    };
+
+    for (size_t i = 0; i < vr_nelems(units); i++) {
+        if (v != 0 && v % units[i].n == 0) {
+            vr_buf_printf_b(out, "%lld%s", (long long) (v / units[i].n),
+                            units[i].unit);
+            return;
+        }
+    }
+    vr_buf_printf_b(out, "%lld", (long long) v);
+}
+
+static void
+vr_show_strs(vr_buf_t *out, const vr_strs_t *s)
+{
+    vr_buf_addc(out, '[');
+    for (size_t i = 0; i < s->n; i++) {
+        if (i > 0) {
+            vr_buf_adds(out, ", ");
+        }
+        vr_json_escape(out, s->v[i], strlen(s->v[i]));
+    }
+    vr_buf_addc(out, ']');
+}
+
+/* Is the directive's value the zero of a key that has no default? */
+static bool
+vr_show_unset(const vr_directive_t *d, const void *conf)
+{
+    if (d->dflt != NULL) {
+        return false;
+    }
+    if (d->set == vr_conf_set_msec || d->set == vr_conf_set_int
+        || d->set == vr_conf_set_size)
+    {
+        return *vr_show_field(conf, d, int64_t) == 0;
+    }
+    if (d->set == vr_conf_set_str) {
+        return *vr_show_field(conf, d, char *) == NULL;
+    }
+    return false;
+}
+
+void
+vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
+             const void *conf)
+{
+    for (const vr_directive_t *d = table; d->name != NULL; d++) {
+        if (vr_show_unset(d, conf)) {
+            continue;
+        }
+        vr_buf_printf_b(out, "%*s%s:", indent, "", d->name);
+        if (d->set != vr_conf_set_blocks) {
+            vr_buf_addc(out, ' ');
+        }
+        if (d->set == vr_conf_set_str) {
+            const char *s = *vr_show_field(conf, d, char *);
+            vr_json_escape(out, s, strlen(s));
+        } else if (d->set == vr_conf_set_flag) {
+            vr_buf_adds(out, *vr_show_field(conf, d, bool) ? "true" : "false");
+        } else if (d->set == vr_conf_set_int) {
+            vr_buf_printf_b(out, "%lld",
+                            (long long) *vr_show_field(conf, d, int64_t));
+        } else if (d->set == vr_conf_set_msec) {
+            vr_show_msec(out, *vr_show_field(conf, d, vr_msec_t));
+        } else if (d->set == vr_conf_set_size) {
+            vr_show_size(out, *vr_show_field(conf, d, int64_t));
+        } else if (d->set == vr_conf_set_enum) {
+            vr_buf_adds(out, ((const char *const *) d->post)
+                             [*vr_show_field(conf, d, int)]);
+        } else if (d->set == vr_conf_set_blocks) {
+            const vr_conf_blocks_t *b = d->post;
+            const vr_blocks_t      *blocks = vr_show_field(conf, d, vr_blocks_t);
+
+            if (blocks->n == 0) {
+                vr_buf_adds(out, " {}");
+            }
+            for (size_t i = 0; i < blocks->n; i++) {
+                const char *elt = (const char *) blocks->elts + i * b->elt_size;
+                const char *name = *(char *const *) elt;
+
+                vr_buf_printf_b(out, "\n%*s", indent + 2, "");
+                vr_json_escape(out, name, strlen(name));
+                vr_buf_adds(out, ":\n");
+                vr_conf_show(out, indent + 4, b->directives, elt);
+                out->len--;             /* the last newline: added below */
+            }
+        } else {
+            vr_show_strs(out, vr_show_field(conf, d, vr_strs_t));
+        }
+        vr_buf_addc(out, '\n');
+    }
+}

@@ -1,0 +1,142 @@
+/*
+ * vr_process.c: the "process:" section and the process's own state
+ * (see vr_process.h).
+ *
+ * The pid file is written when the first cycle starts and removed at
+ * exit; a reload that changes its path moves it.
+ */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "vr_core.h"
+#include "vr_cycle.h"
+#include "vr_log.h"
+#include "vr_loop.h"
+#include "vr_module.h"
+#include "vr_process.h"
+
+vr_process_info_t vr_process;
+
+static char *vr_process_pid_path;       /* the pid file written, if any */
+
+static const vr_directive_t vr_process_directives[] = {
+    { "pid_file", VR_CONF_RELOAD, "path", "\"\"", vr_conf_set_str,
+      offsetof(vr_process_conf_t, pid_file), 0, 0, NULL,
+      "file to write the process id to (\"\": none)" },
+    { "drain_timeout", VR_CONF_RELOAD, "duration", "10s", vr_conf_set_msec,
+      offsetof(vr_process_conf_t, drain_timeout_ms), 0, 86400000, NULL,
+      "on SIGTERM/SIGQUIT, how long queued and running requests may still "
+      "finish before the rest end with shutting_down" },
+    vr_null_directive
+};
+
+void
+vr_process_reloaded(unsigned generation, const char *error)
+{
+    vr_process.last_reload_wall_ms = vr_wall_ms();
+    vr_process.reloads++;
+    vr_process.last_reload_ok = error == NULL;
+    if (error != NULL) {
+        vr_process.reload_failures++;
+        snprintf(vr_process.last_reload_error,
+                 sizeof(vr_process.last_reload_error), "%s", error);
+    } else {
+        vr_process.generation = generation;
+        vr_process.last_reload_error[0] = '\0';
+    }
+}
+
+long
+vr_process_read_pid(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long  pid = -1;
+
+    if (f == NULL) {
+        fprintf(stderr, "voidrail: cannot open pid file %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    if (fscanf(f, "%ld", &pid) != 1 || pid <= 0) {
+        fprintf(stderr, "voidrail: pid file %s holds no pid\n", path);
+        pid = -1;
+    }
+    fclose(f);
+    return pid;
+}
+
+static void
+vr_process_remove_pid(void)
+{
+    if (vr_process_pid_path != NULL) {
+        unlink(vr_process_pid_path);
+        free(vr_process_pid_path);
+        vr_process_pid_path = NULL;
+    }
+}
+
+static int
+vr_process_write_pid(const char *path)
+{
+    char buf[32];
+    int  fd, n;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        return VR_ERROR;
+    }
+    n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    if (write(fd, buf, (size_t) n) != n) {
+        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        close(fd);
+        return VR_ERROR;
+    }
+    close(fd);
+    return VR_OK;
+}
+
+static int
+vr_process_init(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
+
+    if (old == NULL) {
+        vr_process.started_wall_ms = vr_wall_ms();
+        vr_process.generation = cycle->generation;
+    }
+    vr_process.conf_file = cycle->conf_file;
+    if (vr_process_pid_path != NULL && conf->pid_file[0] != '\0'
+        && strcmp(vr_process_pid_path, conf->pid_file) == 0)
+    {
+        return VR_OK;
+    }
+    if (conf->pid_file[0] != '\0'
+        && vr_process_write_pid(conf->pid_file) != VR_OK)
+    {
+        return VR_ERROR;
+    }
+    vr_process_remove_pid();
+    if (conf->pid_file[0] != '\0') {
+        vr_process_pid_path = vr_strdup(conf->pid_file);
+    }
+    return VR_OK;
+}
+
+static void
+vr_process_exit(vr_cycle_t *cycle)
+{
+    vr_process_remove_pid();
+}
+
+vr_module_t vr_process_module = {
+    .name = "process",
+    .directives = vr_process_directives,
+    .conf_size = sizeof(vr_process_conf_t),
+    .init = vr_process_init,
+    .exit = vr_process_exit,
+};

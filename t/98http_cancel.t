@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+# HTTP calls live in the broker's queues.  A client that hangs up cancels
+# its call: while queued it leaves the queue; while on a dealer that
+# registered with "capabilities": ["cancel"] that dealer gets
+# [cancel_from_router, cid, {"request_id": rid}] (a dealer without the
+# capability gets nothing), and the dealer's late reply is dropped.  HTTP
+# and ZeroMQ clients share one queue: served in arrival order.
+import json, os, sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from vrtest import *
+from peers import *
+from vrhttp import *
+
+gw = HttpGateway().start()
+
+
+def dealer(name, **extra):
+    d = RawPeer(gw.endpoint, identity="%s-00000098" % name)
+    d.register(group=name, methods=("work",), **extra)
+    d.recv()
+    return d
+
+
+def answer(d, call, result):
+    d.reply(call.cid, {"type": "reply", "request_id": call.request_id,
+                       "result": result})
+
+
+def http_queue(method):
+    r = gw.get("/queues")
+    return ((r and r.json()) or {}).get(method, {}).get("queue_length")
+
+
+def zmq_queue(method):
+    return gw.queue_status().get(method, {}).get("queue_length")
+
+
+# -- a queued call leaves the queue --
+plain = dealer("Plain")
+first = gw.open("POST", "/invoke/Plain.work", json=["first"])
+call = plain.expect_call(3)
+ok(call, "a call occupies the only dealer")
+second = gw.open("POST", "/invoke/Plain.work", json=["second"])
+ok(wait_until(lambda: http_queue("Plain.work") == 1),
+   "the next one waits (GET /queues: queue_length 1)")
+is_(zmq_queue("Plain.work"), 1, "ZeroMQ queue_status agrees")
+second.close()
+ok(wait_until(lambda: zmq_queue("Plain.work") == 0, timeout=2.0),
+   "when its client hangs up it leaves the queue")
+is_(http_queue("Plain.work"), 0, "GET /queues agrees")
+answer(plain, call, "first")
+is_(first.response().json(), "first", "the first call is answered")
+is_(plain.expect_nothing(0.5), None, "and the dealer never gets the second")
+
+# -- a call on a dealer without the cancel capability --
+c = gw.open("POST", "/invoke/Plain.work", json=["gone"])
+call = plain.expect_call(3)
+c.close()
+is_(plain.expect_nothing(0.5), None,
+    "a dealer without capabilities [cancel] is not told")
+answer(plain, call, "late")
+c = gw.open("POST", "/invoke/Plain.work", json=["next"])
+call = plain.expect_call(3)
+is_(call and call.request.get("args"), ["next"],
+    "its late reply is dropped and it gets the next call")
+answer(plain, call, "next")
+is_(c.response().json(), "next", "which gets its own answer")
+
+# -- a call on a dealer that can cancel --
+able = dealer("Able", capabilities=["cancel"])
+for how, headers in (("a JSON call", {}),
+                     ("an SSE call", {"Accept": "text/event-stream"})):
+    c = gw.open("POST", "/invoke/Able.work", json=[how], headers=headers)
+    call = able.expect_call(3)
+    if headers:
+        able.reply(call.cid, {"type": "streaming",
+                              "request_id": call.request_id, "data": 1})
+        ok(sse_events(c, until=("chunk",)), "%s: the client reads" % how)
+    c.close()
+    msg = able.recv(2, ignore=("heartbeat_ack",))
+    is_(msg and msg[:2], [b"cancel_from_router", call.cid],
+        "%s: when its client hangs up the dealer gets cancel_from_router"
+        % how)
+    is_(msg and len(msg) == 3 and loads(msg[2]),
+        {"request_id": call.request_id}, "%s: with {request_id}" % how)
+    answer(able, call, "late")
+    c = gw.open("POST", "/invoke/Able.work", json=["after"])
+    call = able.expect_call(3)
+    answer(able, call, "after")
+    is_(c.response().json(), "after",
+        "%s: the late reply is dropped; the next call gets its answer" % how)
+
+# -- HTTP and ZeroMQ share one queue --
+shared = dealer("Shared")
+blocker = gw.open("POST", "/invoke/Shared.work", json=["blocker"])
+hold = shared.expect_call(3)
+order, waiting, zmq_clients = [], [], []
+for i, via in enumerate(("http", "zmq", "http", "zmq", "http")):
+    rid = "rid-98-%d-%s" % (i, via)
+    if via == "http":
+        waiting.append((rid, gw.open("POST", "/invoke/Shared.work", json=[rid],
+                                     headers={"X-Request-Id": rid})))
+    else:
+        z = RawPeer(gw.endpoint, identity="client-98-%d" % i)
+        z.call("Shared.work", rid, request_id=rid)
+        waiting.append((rid, z))
+    order.append(rid)
+    ok(wait_until(lambda: zmq_queue("Shared.work") == i + 1),
+       "call %d (%s) is queued" % (i + 1, via))
+answer(shared, hold, "blocker")
+served = []
+for _ in order:
+    call = shared.expect_call(3)
+    if call is None:
+        break
+    served.append(call.request_id)
+    answer(shared, call, call.request_id)
+is_(served, order, "one slow dealer serves HTTP and ZeroMQ calls "
+    "in arrival order")
+got = []
+for rid, peer in waiting:
+    if isinstance(peer, RawPeer):
+        got.append(peer.recv_json(3)[1].get("result"))
+    else:
+        got.append(peer.response().json())
+is_(got, order, "each client gets its own answer")
+
+is_(gw.stop(), 0, "the gateway exits 0")
+done_testing()
