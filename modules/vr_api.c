@@ -14,11 +14,10 @@
 #include "vr_admin.h"
 #include "vr_broker.h"
 #include "vr_cycle.h"
+#include "vr_embed.h"
 #include "vr_http.h"
 #include "vr_module.h"
 
-/* html/openapi.json, compiled in (vr_openapi.c is generated). */
-extern const char vr_openapi_json[];
 
 static vr_broker_t *vr_api_broker;
 
@@ -71,8 +70,9 @@ vr_api_readyz(vr_http_req_t *hr, const char *tail)
 static void
 vr_api_openapi(vr_http_req_t *hr, const char *tail)
 {
-    vr_http_respond(hr, 200, "application/json", vr_openapi_json,
-                    strlen(vr_openapi_json));
+    const vr_embedded_file_t *f = vr_embedded_find("openapi.json");
+
+    vr_http_respond(hr, 200, f->type, f->data, f->len);
 }
 
 static const vr_route_t vr_api_routes[] = {

@@ -30,6 +30,7 @@
 #include "vr_loop.h"
 #include "vr_module.h"
 #include "vr_rand.h"
+#include "vr_report.h"
 #include "vr_request.h"
 #include "vr_sse.h"
 
@@ -553,9 +554,33 @@ static const vr_directive_t vr_jobs_directives[] = {
 
 #undef F
 
+static void
+vr_jobs_status(json_t *doc)
+{
+    json_object_set_new(json_object_get(doc, "totals"), "jobs",
+                        json_pack("{s:I, s:I}",
+                                  "active", (json_int_t) vr_jobs.active,
+                                  "finished", (json_int_t) vr_jobs.finished));
+}
+
+static void
+vr_jobs_metrics(vr_buf_t *out)
+{
+    vr_buf_printf_b(out, "# HELP voidrail_jobs Jobs kept, by state.\n"
+                    "# TYPE voidrail_jobs gauge\n"
+                    "voidrail_jobs{state=\"active\"} %zu\n"
+                    "voidrail_jobs{state=\"finished\"} %zu\n",
+                    vr_jobs.active, vr_jobs.finished);
+}
+
+static const vr_reporter_t vr_jobs_reporter = {
+    vr_jobs_status, vr_jobs_metrics
+};
+
 static int
 vr_jobs_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
+    vr_report_register(&vr_jobs_reporter);
     vr_jobs.conf = vr_cycle_conf(cycle, vr_jobs_module);
     vr_jobs.broker = cycle->broker;
     if (old == NULL) {

@@ -187,6 +187,7 @@ vr_broker_refuse_call(vr_broker_t *b, zmq_msg_t *cid, const char *rid,
 
     b->stats.requests++;
     b->stats.errors[code]++;
+    vr_recent_error(&b->recent, "", (int) code, text, rid);
     vr_wire_request_error(&body, rid, rid_len, text, vr_code_name(code));
     vr_broker_send3(b, cid, "reply_from_router", body.p, body.len);
     vr_buf_free(&body);
@@ -419,8 +420,16 @@ static void
 vr_broker_on_tick(vr_timer_t *t)
 {
     vr_broker_t *b = t->data;
+    vr_method_t *m, *tmp;
 
     vr_dealer_tick(b);
+    if (b->queued > 0) {
+        HASH_ITER(hh, b->methods, m, tmp) {
+            if (m->queue_len > 0) {
+                vr_stats_queue(&m->stats, m->queue_len);
+            }
+        }
+    }
     vr_timer_add(b->loop, &b->tick, VR_BROKER_TICK_MS);
 }
 

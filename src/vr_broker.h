@@ -17,6 +17,7 @@
 #include "vr_core.h"
 #include "vr_conf.h"
 #include "vr_loop.h"
+#include "vr_stats.h"
 
 /* ---- configuration (the "router:" section) ---------------------------- */
 
@@ -112,7 +113,7 @@ typedef struct {
     uint64_t    requests;           /* calls accepted into the broker */
     uint64_t    responses;          /* requests finished by a dealer */
     uint64_t    stream_chunks;      /* "streaming" messages forwarded */
-    uint64_t    errors[VR_CODE_COUNT];  /* ended by the gateway, by code */
+    uint64_t    errors[VR_CODE_COUNT];  /* ended with an error, by code */
     uint64_t    dropped;            /* malformed or unroutable messages */
     uint64_t    late_replies;       /* dealer messages for ended requests */
     uint64_t    send_failures;      /* sends refused by ZeroMQ */
@@ -149,6 +150,7 @@ struct vr_broker_s {
     bool                     stopping;      /* draining: no new calls */
     bool                     stopped;       /* no retries either */
     vr_broker_stats_t        stats;
+    vr_recent_errors_t       recent;        /* the last errors */
 
     zmq_msg_t               *frames;        /* receive scratch */
 };

@@ -61,6 +61,17 @@ vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark)
     cf->nmarks++;
 }
 
+bool
+vr_conf_is_set(const vr_conf_t *cf, const char *path)
+{
+    for (size_t i = 0; i < cf->nmarks; i++) {
+        if (strcmp(cf->marks[i].path, path) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void
 vr_conf_error_node(vr_conf_t *cf, yaml_node_t *node, const char *path,
                    const char *msg)

@@ -94,6 +94,9 @@ const char *vr_conf_err(vr_conf_t *cf, const char *fmt, ...)
 int vr_conf_error_at(vr_conf_t *cf, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Was key path `path` given in the file (not defaulted)? */
+bool vr_conf_is_set(const vr_conf_t *cf, const char *path);
+
 /* Records an error at a node's place, for key path `path`. */
 void vr_conf_error_node(vr_conf_t *cf, yaml_node_t *node, const char *path,
                         const char *msg);

@@ -103,6 +103,9 @@ vr_dispatch_assign(vr_broker_t *b, vr_request_t *r, vr_dealer_t *d)
     TAILQ_REMOVE(&m->queue, r, link);
     m->queue_len--;
     b->queued--;
+    if (r->attempts == 0) {
+        vr_stats_waited(&m->stats, (double) (vr_now_ms - r->received_ms));
+    }
     r->state = VR_REQ_ACTIVE;
     r->dealer = d;
     r->attempts++;

@@ -527,7 +527,13 @@ vr_http_api_key(vr_http_req_t *hr)
         }
         return a;
     }
-    return vr_http_header(hr, "X-API-Key");
+    a = vr_http_header(hr, "X-API-Key");
+    if (a == NULL && hr->route != NULL
+        && (hr->route->flags & VR_ROUTE_QUERY_KEY))
+    {
+        a = vr_http_query(hr, "api_key");
+    }
+    return a;
 }
 
 static bool

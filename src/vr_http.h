@@ -58,6 +58,8 @@ typedef void (*vr_route_pt)(vr_http_req_t *hr, const char *tail);
 #define VR_ROUTE_PREFIX  0x01   /* path is a prefix ("/invoke/") */
 #define VR_ROUTE_PUBLIC  0x02   /* no API key needed */
 #define VR_ROUTE_BODY    0x04   /* the request may carry a body */
+#define VR_ROUTE_QUERY_KEY 0x08 /* the key may come as ?api_key= (for
+                                   EventSource, which sends no headers) */
 
 typedef struct vr_route_s {
     const char   *method;       /* "GET", "POST", "DELETE" */
@@ -162,6 +164,9 @@ const vr_route_t *const *vr_http_routes(void);
 
 /* Reopens the access log file (SIGUSR1, after rotation). */
 void vr_http_reopen_logs(void);
+
+/* The "http:" configuration in force, NULL when HTTP is not set up. */
+const vr_http_conf_t *vr_http_current_conf(void);
 
 /* True when the HTTP listeners are up (for /readyz). */
 bool vr_http_ready(void);

@@ -273,6 +273,12 @@ vr_http_routes(void)
     return vr_http_srv.routes;
 }
 
+const vr_http_conf_t *
+vr_http_current_conf(void)
+{
+    return vr_http_srv.conf;
+}
+
 bool
 vr_http_ready(void)
 {

@@ -10,6 +10,7 @@
 
 #include "vr_core.h"
 #include "vr_broker.h"
+#include "vr_stats.h"
 
 struct vr_method_s {
     char                       *name;       /* full name, NUL-ended */
@@ -28,7 +29,7 @@ struct vr_method_s {
     unsigned                    policy_generation;
 
     vr_timer_t                  no_service; /* ends waiters when no dealer */
-    uint64_t                    calls;      /* requests received */
+    vr_method_stats_t           stats;
 };
 
 /* Finds a method; NULL when unknown. */

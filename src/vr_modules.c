@@ -15,6 +15,8 @@ extern vr_module_t vr_http_module;
 extern vr_module_t vr_invoke_module;
 extern vr_module_t vr_jobs_module;
 extern vr_module_t vr_api_module;
+extern vr_module_t vr_status_module;
+extern vr_module_t vr_metrics_module;
 
 vr_module_t *vr_modules[] = {
     &vr_log_module,
@@ -24,6 +26,8 @@ vr_module_t *vr_modules[] = {
     &vr_invoke_module,
     &vr_jobs_module,
     &vr_api_module,
+    &vr_status_module,
+    &vr_metrics_module,
     &vr_http_module,        /* last: routes of all the others are known */
     NULL
 };

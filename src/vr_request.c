@@ -14,6 +14,7 @@
 
 #include "vr_core.h"
 #include "vr_broker.h"
+#include "vr_call.h"
 #include "vr_dealer.h"
 #include "vr_dispatch.h"
 #include "vr_json.h"
@@ -77,7 +78,6 @@ vr_request_new(vr_broker_t *b, const char *name, size_t name_len,
     r->broker = b;
     r->method = vr_method_get(b, name, name_len);
     r->method->refs++;
-    r->method->calls++;
 
     if (nbody == 1) {
         r->body = &r->body_inline;
@@ -109,11 +109,21 @@ vr_request_error_json(const vr_request_t *r, vr_code_t code, const char *text,
     vr_wire_request_error(out, r->rid, r->rid_len, text, vr_code_name(code));
 }
 
+/* Counts an error against the gateway, the method and the recent list. */
+static void
+vr_request_count_error(vr_request_t *r, vr_code_t code, const char *text)
+{
+    r->broker->stats.errors[code]++;
+    vr_stats_error(&r->method->stats, (int) code);
+    vr_recent_error(&r->broker->recent, r->method->name, (int) code, text,
+                    r->rid);
+}
+
 /* Ends a request that no dealer holds: the origin hears, then it goes. */
 static void
 vr_request_end(vr_request_t *r, vr_code_t code, const char *text)
 {
-    r->broker->stats.errors[code]++;
+    vr_request_count_error(r, code, text);
     r->state = VR_REQ_DONE;
     r->origin->fail(r, code, text);
     vr_request_free(r);
@@ -148,6 +158,7 @@ vr_request_submit(vr_request_t *r)
     size_t       max_queue;
 
     b->stats.requests++;
+    vr_stats_call(&m->stats);
     if (b->stopping) {
         vr_request_end(r, VR_CODE_SHUTTING_DOWN,
                        "the gateway is shutting down");
@@ -170,6 +181,7 @@ vr_request_submit(vr_request_t *r)
     TAILQ_INSERT_TAIL(&m->queue, r, link);
     m->queue_len++;
     b->queued++;
+    vr_stats_queue(&m->stats, m->queue_len);
     vr_timer_at(b->loop, &r->timer, r->deadline_ms);
     if (vr_method_live_dealers(m) == 0) {
         vr_method_check_service(b, m);
@@ -201,7 +213,7 @@ vr_request_fail(vr_request_t *r, vr_code_t code, const char *text)
         vr_request_end(r, code, text);
         break;
     case VR_REQ_ACTIVE:
-        r->broker->stats.errors[code]++;
+        vr_request_count_error(r, code, text);
         r->origin->fail(r, code, text);
         vr_request_orphan(r);
         break;
@@ -272,13 +284,23 @@ vr_request_reply(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
     if (final) {
         b->stats.responses++;
         d->reply_count++;
+        vr_stats_served(&r->method->stats,
+                        (double) (vr_now_ms - r->dispatched_ms));
     } else {
         b->stats.stream_chunks++;
         r->chunks++;
     }
+    if (kind == VR_REPLY_ERROR) {
+        vr_buf_t text = VR_BUF_INIT;
+        vr_call_error_text(zmq_msg_data(payload), zmq_msg_size(payload),
+                           &text);
+        vr_request_count_error(r, VR_CODE_DEALER_ERROR, text.p);
+        vr_buf_free(&text);
+    }
     if (r->origin->deliver(r, kind, payload) != VR_OK && !final) {
         /* The client went away in the middle of a stream. */
-        b->stats.errors[VR_CODE_CANCELLED]++;
+        vr_request_count_error(r, VR_CODE_CANCELLED,
+                               "the client went away during the stream");
         vr_request_orphan(r);
         return;
     }

@@ -104,9 +104,14 @@ vr_router_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
     vr_router_conf_t *conf = data;
 
     if (conf->busy_timeout_ms < conf->heartbeat_timeout_ms) {
-        return vr_conf_error_at(cf, "router.busy_timeout",
-                                "must not be shorter than "
-                                "router.heartbeat_timeout");
+        if (!vr_conf_is_set(cf, "router.busy_timeout")) {
+            /* Only the default is shorter: it follows the idle limit. */
+            conf->busy_timeout_ms = conf->heartbeat_timeout_ms;
+        } else {
+            return vr_conf_error_at(cf, "router.busy_timeout",
+                                    "must not be shorter than "
+                                    "router.heartbeat_timeout");
+        }
     }
     return VR_OK;
 }
