@@ -32,9 +32,13 @@ typedef enum {
     VR_INVOKE_NDJSON
 } vr_invoke_mode_t;
 
-/* One HTTP call; held by its HTTP request and by its broker request. */
+/*
+ * One HTTP call; held by its HTTP request (until the core frees it) and by
+ * its broker request (until the broker releases it); freed when both let go.
+ */
 typedef struct {
     vr_http_req_t       *hr;        /* NULL once the client is gone */
+    bool                 hr_holds;  /* until the HTTP request is freed */
     vr_request_t        *r;         /* NULL once the broker let go */
     vr_invoke_mode_t     mode;
     bool                 streaming; /* the stream response has started */
@@ -53,7 +57,7 @@ extern vr_module_t vr_invoke_module;
 static void
 vr_invoke_drop(vr_invoke_t *inv)
 {
-    if (inv->hr == NULL && inv->r == NULL) {
+    if (!inv->hr_holds && inv->r == NULL) {
         vr_timer_del(vr_invoke_loop, &inv->keepalive);
         vr_buf_free(&inv->chunks);
         free(inv);
@@ -277,6 +281,7 @@ vr_invoke_hr_done(void *data)
     vr_invoke_t *inv = data;
 
     inv->hr = NULL;
+    inv->hr_holds = false;
     if (inv->r != NULL) {
         vr_request_cancel(inv->r);
     }
@@ -356,6 +361,7 @@ vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
 
     inv = vr_calloc(1, sizeof(*inv));
     inv->hr = hr;
+    inv->hr_holds = true;
     inv->mode = mode;
     vr_timer_init(&inv->keepalive, vr_invoke_on_keepalive, inv);
     vr_http_set_data(hr, inv, vr_invoke_hr_done);
