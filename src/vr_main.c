@@ -258,6 +258,25 @@ vr_send_signal(const char *conf, const char *name)
     return 0;
 }
 
+/* The subcommands of the voidrail command, besides serving a file. */
+static const struct {
+    const char  *name;
+    int        (*run)(int argc, char **argv);
+} vr_subcommands[] = {
+    { "router", vr_router_command },
+};
+
+static const __typeof__(vr_subcommands[0]) *
+vr_subcommand(const char *name)
+{
+    for (size_t i = 0; i < vr_nelems(vr_subcommands); i++) {
+        if (strcmp(vr_subcommands[i].name, name) == 0) {
+            return &vr_subcommands[i];
+        }
+    }
+    return NULL;
+}
+
 static void
 vr_usage(FILE *out)
 {
@@ -303,14 +322,15 @@ main(int argc, char **argv)
     int         c;
 
     vr_modules_index();
-    if (argc > 1 && strcmp(argv[1], "router") == 0) {
-        return vr_router_command(argc - 1, argv + 1);
-    }
     if (argc > 2 && strcmp(argv[1], "--debug") == 0
-        && strcmp(argv[2], "router") == 0)
+        && vr_subcommand(argv[2]) != NULL)
     {
         vr_log_force_debug = true;
-        return vr_router_command(argc - 2, argv + 2);
+        argc--;
+        argv++;
+    }
+    if (argc > 1 && vr_subcommand(argv[1]) != NULL) {
+        return vr_subcommand(argv[1])->run(argc - 1, argv + 1);
     }
     while ((c = getopt_long(argc, argv, "c:tTs:KhV", opts, NULL)) != -1) {
         switch (c) {
