@@ -359,6 +359,12 @@ vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
         return;
     }
 
+    if (mode != VR_INVOKE_JSON && !vr_http_stream_room()) {
+        /* Refused before the call exists: no dealer works for nothing. */
+        vr_http_stream_refuse(hr);
+        vr_call_args_free(&a);
+        return;
+    }
     inv = vr_calloc(1, sizeof(*inv));
     inv->hr = hr;
     inv->hr_holds = true;
@@ -410,8 +416,9 @@ vr_invoke_mode(vr_http_req_t *hr)
 /*
  * How to read a body by its Content-Type: JSON types and no type are JSON
  * (malformed: 400); application/vnd.voidrail.call+json is {args, kwargs};
- * any other type (curl -d sends a form type) is accepted when the body is
- * JSON all the same, and is otherwise not something we understand (415).
+ * any other type (curl -d sends a form type, browsers avoid a CORS
+ * preflight with text/plain) is accepted when the body is JSON all the
+ * same, and is otherwise not something we understand (415).
  */
 static int
 vr_invoke_body_kind(vr_http_req_t *hr, const char *body, size_t len,
@@ -422,8 +429,7 @@ vr_invoke_body_kind(vr_http_req_t *hr, const char *body, size_t len,
 
     *both = false;
     if (type == NULL
-        || (n == 16 && strncasecmp(type, "application/json", n) == 0)
-        || (n == 10 && strncasecmp(type, "text/plain", n) == 0))
+        || (n == 16 && strncasecmp(type, "application/json", n) == 0))
     {
         return VR_OK;
     }

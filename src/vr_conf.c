@@ -319,6 +319,25 @@ done:
     return rc;
 }
 
+int
+vr_conf_section(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
+                void *conf)
+{
+    const char *msg;
+
+    snprintf(cf->path, sizeof(cf->path), "%s", d->name);
+    if (node == NULL) {
+        return d->dflt != NULL ? vr_conf_default(cf, d, conf) : VR_OK;
+    }
+    vr_conf_remember(cf, cf->path, node->start_mark);
+    msg = d->set(cf, d, node, conf);
+    if (msg != NULL) {
+        vr_conf_fail(cf, node->start_mark, cf->path, msg);
+        return VR_ERROR;
+    }
+    return VR_OK;
+}
+
 void
 vr_conf_reference(const char *prefix, const vr_directive_t *table,
                   vr_buf_t *out)
@@ -332,11 +351,13 @@ vr_conf_reference(const char *prefix, const vr_directive_t *table,
                         d->dflt ? d->dflt : "",
                         (d->flags & VR_CONF_RELOAD) ? "reload" : "restart",
                         d->doc);
-        if (d->set == vr_conf_set_blocks) {
+        if (d->set == vr_conf_set_blocks || d->set == vr_conf_set_block_list) {
             const vr_conf_blocks_t *b = d->post;
             char                    sub[300];
 
-            snprintf(sub, sizeof(sub), "%s.<%s>", path, b->key_doc);
+            snprintf(sub, sizeof(sub), d->set == vr_conf_set_blocks
+                                       ? "%s.<%s>" : "%s[]", path,
+                     b->key_doc);
             vr_conf_reference(sub, b->directives, out);
         }
     }

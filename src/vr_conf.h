@@ -67,6 +67,13 @@ typedef struct {
     size_t   n;
 } vr_blocks_t;
 
+/* A map of strings to strings (environment variables). */
+typedef struct {
+    char   **keys;
+    char   **values;
+    size_t   n;
+} vr_strmap_t;
+
 /* Parse state: lives while one file (or command line) is loaded. */
 struct vr_conf_s {
     const char     *file;       /* for messages */
@@ -122,6 +129,13 @@ int vr_conf_block(vr_conf_t *cf, const char *prefix,
                   const vr_directive_t *table, yaml_node_t *node,
                   void *conf);
 
+/*
+ * Applies a whole top-level section to one directive (a module whose
+ * section is a list, not a mapping).  node may be NULL (defaulted).
+ */
+int vr_conf_section(vr_conf_t *cf, const vr_directive_t *d,
+                    yaml_node_t *node, void *conf);
+
 /* Frees the parse state (not the pool). */
 void vr_conf_done(vr_conf_t *cf);
 
@@ -149,6 +163,11 @@ const char *vr_conf_set_endpoints(vr_conf_t *, const vr_directive_t *,
 const char *vr_conf_set_listen(vr_conf_t *, const vr_directive_t *,
                                yaml_node_t *, void *);
 const char *vr_conf_set_blocks(vr_conf_t *, const vr_directive_t *,
+                               yaml_node_t *, void *);
+/* A sequence of blocks: elements are named by their own "name" key. */
+const char *vr_conf_set_block_list(vr_conf_t *, const vr_directive_t *,
+                                   yaml_node_t *, void *);
+const char *vr_conf_set_strmap(vr_conf_t *, const vr_directive_t *,
                                yaml_node_t *, void *);
 
 /*

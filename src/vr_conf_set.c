@@ -408,3 +408,90 @@ vr_conf_set_blocks(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
     }
     return NULL;
 }
+
+const char *
+vr_conf_set_block_list(vr_conf_t *cf, const vr_directive_t *d,
+                       yaml_node_t *node, void *conf)
+{
+    const vr_conf_blocks_t *b = d->post;
+    vr_blocks_t            *blocks = vr_conf_field(conf, d, vr_blocks_t);
+    char                    prefix[sizeof(cf->path) + 32];
+    size_t                  n;
+
+    blocks->elts = NULL;
+    blocks->n = 0;
+    if (vr_conf_is_null(node)) {
+        return NULL;
+    }
+    if (node->type != YAML_SEQUENCE_NODE) {
+        return vr_conf_err(cf, "must be a list of %s", b->key_doc);
+    }
+    n = (size_t) (node->data.sequence.items.top
+                  - node->data.sequence.items.start);
+    blocks->elts = vr_pool_calloc(cf->pool, (n + 1) * b->elt_size);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *v = yaml_document_get_node(
+            &cf->doc, node->data.sequence.items.start[i]);
+        char        *elt = (char *) blocks->elts + i * b->elt_size;
+        const char  *name;
+
+        snprintf(prefix, sizeof(prefix), "%s[%zu]", cf->path, i);
+        if (vr_conf_block(cf, prefix, b->directives, v, elt) != VR_OK) {
+            return "invalid block";
+        }
+        name = *(char **) elt;
+        for (size_t j = 0; j < i; j++) {
+            char *other = *(char **) ((char *) blocks->elts + j * b->elt_size);
+            if (name != NULL && other != NULL && strcmp(other, name) == 0) {
+                snprintf(prefix, sizeof(prefix), "%s[%zu].name", cf->path, i);
+                vr_conf_error_node(cf, v, prefix, "repeats an earlier name");
+                return "invalid block";
+            }
+        }
+        blocks->n++;
+    }
+    return NULL;
+}
+
+const char *
+vr_conf_set_strmap(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
+                   void *conf)
+{
+    vr_strmap_t *map = vr_conf_field(conf, d, vr_strmap_t);
+    size_t       n;
+
+    map->keys = map->values = NULL;
+    map->n = 0;
+    if (vr_conf_is_null(node)) {
+        return NULL;
+    }
+    if (node->type != YAML_MAPPING_NODE) {
+        return "must be a mapping of names to strings";
+    }
+    n = (size_t) (node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+    map->keys = vr_pool_calloc(cf->pool, (n + 1) * sizeof(char *));
+    map->values = vr_pool_calloc(cf->pool, (n + 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+        const char *k = vr_conf_scalar(yaml_document_get_node(&cf->doc,
+                                                              pair->key));
+        const char *v = vr_conf_scalar(yaml_document_get_node(&cf->doc,
+                                                              pair->value));
+
+        if (k == NULL || k[0] == '\0' || strchr(k, '=') != NULL) {
+            return "names must be non-empty strings without \"=\"";
+        }
+        if (v == NULL) {
+            return vr_conf_err(cf, "the value of %s must be a string", k);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(map->keys[j], k) == 0) {
+                return vr_conf_err(cf, "%s is given twice", k);
+            }
+        }
+        map->keys[i] = vr_pool_strdup(cf->pool, k);
+        map->values[i] = vr_pool_strdup(cf->pool, v);
+        map->n++;
+    }
+    return NULL;
+}

@@ -87,7 +87,7 @@ vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
             continue;
         }
         vr_buf_printf_b(out, "%*s%s:", indent, "", d->name);
-        if (d->set != vr_conf_set_blocks) {
+        if (d->set != vr_conf_set_blocks && d->set != vr_conf_set_block_list) {
             vr_buf_addc(out, ' ');
         }
         if (d->set == vr_conf_set_str) {
@@ -122,6 +122,35 @@ vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
                 vr_conf_show(out, indent + 4, b->directives, elt);
                 out->len--;             /* the last newline: added below */
             }
+        } else if (d->set == vr_conf_set_block_list) {
+            const vr_conf_blocks_t *b = d->post;
+            const vr_blocks_t      *blocks = vr_show_field(conf, d, vr_blocks_t);
+
+            if (blocks->n == 0) {
+                vr_buf_adds(out, " []");
+            }
+            for (size_t i = 0; i < blocks->n; i++) {
+                vr_buf_t item = VR_BUF_INIT;
+
+                vr_conf_show(&item, indent + 4, b->directives,
+                             (const char *) blocks->elts + i * b->elt_size);
+                /* "- " takes the place of the first key's indentation. */
+                vr_buf_printf_b(out, "\n%*s- %s", indent + 2, "",
+                                item.p + indent + 4);
+                vr_buf_free(&item);
+                out->len--;
+            }
+        } else if (d->set == vr_conf_set_strmap) {
+            const vr_strmap_t *map = vr_show_field(conf, d, vr_strmap_t);
+
+            vr_buf_addc(out, '{');
+            for (size_t i = 0; i < map->n; i++) {
+                vr_buf_adds(out, i ? ", " : "");
+                vr_json_escape(out, map->keys[i], strlen(map->keys[i]));
+                vr_buf_adds(out, ": ");
+                vr_json_escape(out, map->values[i], strlen(map->values[i]));
+            }
+            vr_buf_addc(out, '}');
         } else {
             vr_show_strs(out, vr_show_field(conf, d, vr_strs_t));
         }

@@ -13,7 +13,9 @@ static vr_module_t *
 vr_cycle_module(const char *name)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if ((*m)->directives != NULL && strcmp((*m)->name, name) == 0) {
+        if (((*m)->directives != NULL || (*m)->section != NULL)
+            && strcmp((*m)->name, name) == 0)
+        {
             return *m;
         }
     }
@@ -64,6 +66,12 @@ vr_cycle_apply(vr_conf_t *cf, vr_cycle_t *cycle)
             && vr_conf_block(cf, (*m)->name, (*m)->directives,
                              sections[(*m)->index], cycle->conf[(*m)->index])
                != VR_OK)
+        {
+            goto done;
+        }
+        if ((*m)->section != NULL
+            && vr_conf_section(cf, (*m)->section, sections[(*m)->index],
+                               cycle->conf[(*m)->index]) != VR_OK)
         {
             goto done;
         }
@@ -170,6 +178,10 @@ vr_cycle_reference(vr_buf_t *out)
         if ((*m)->directives != NULL) {
             vr_conf_reference((*m)->name, (*m)->directives, out);
         }
+        if ((*m)->section != NULL) {
+            vr_directive_t table[2] = { *(*m)->section, vr_null_directive };
+            vr_conf_reference("", table, out);
+        }
     }
 }
 
@@ -180,6 +192,10 @@ vr_cycle_show(const vr_cycle_t *cycle, vr_buf_t *out)
         if ((*m)->directives != NULL) {
             vr_buf_printf_b(out, "%s:\n", (*m)->name);
             vr_conf_show(out, 2, (*m)->directives, cycle->conf[(*m)->index]);
+        }
+        if ((*m)->section != NULL) {
+            vr_directive_t table[2] = { *(*m)->section, vr_null_directive };
+            vr_conf_show(out, 0, table, cycle->conf[(*m)->index]);
         }
     }
 }

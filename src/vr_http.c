@@ -34,6 +34,10 @@
 #include "vr_loop.h"
 #include "vr_rand.h"
 
+/* A body over http.max_body is read and thrown away up to at least this
+ * (or 4 x max_body), to answer 413; past it the connection is closed. */
+#define VR_HTTP_DISCARD_MIN  (1 << 20)
+
 typedef enum {
     VR_HR_READING = 0,
     VR_HR_HANDLING,
@@ -401,16 +405,28 @@ vr_http_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return 0;
 }
 
+bool
+vr_http_stream_room(void)
+{
+    return vr_http_srv.stats.streams < (size_t) vr_http_srv.conf->max_streams;
+}
+
+void
+vr_http_stream_refuse(vr_http_req_t *hr)
+{
+    vr_http_problem(hr, 503, "too_many_streams", 5,
+                    "%zu streams are open (http.max_streams)",
+                    vr_http_srv.stats.streams);
+}
+
 int
 vr_http_stream_start(vr_http_req_t *hr, const char *type,
                      void (*on_gone)(vr_http_req_t *, void *), void *data)
 {
     struct MHD_Response *resp;
 
-    if (vr_http_srv.stats.streams >= (size_t) vr_http_srv.conf->max_streams) {
-        vr_http_problem(hr, 503, "too_many_streams", 5,
-                        "%zu streams are open (http.max_streams)",
-                        vr_http_srv.stats.streams);
+    if (!vr_http_stream_room()) {
+        vr_http_stream_refuse(hr);
         return VR_ERROR;
     }
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
@@ -694,11 +710,13 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
         if (!(hr->route->flags & VR_ROUTE_BODY) || hr->body_too_large
             || hr->body.len + n > (size_t) vr_http_srv.conf->max_body_bytes)
         {
-            /* Chunked and too large (or a body where none belongs):
-             * read on a while, then answer; refuse to read forever. */
+            /* Chunked and too large (or a body where none belongs): read
+             * on and answer at the end, but refuse to read forever. */
             hr->body_too_large = true;
             hr->discarded += n;
-            return hr->discarded > (size_t) vr_http_srv.conf->max_body_bytes
+            return hr->discarded > vr_max((size_t) vr_http_srv.conf
+                                              ->max_body_bytes * 4,
+                                          (size_t) VR_HTTP_DISCARD_MIN)
                    ? MHD_NO : MHD_YES;
         }
         vr_buf_add(&hr->body, upload_data, n);

@@ -134,6 +134,12 @@ int vr_http_stream_start(vr_http_req_t *hr, const char *type,
                          void (*on_gone)(vr_http_req_t *hr, void *data),
                          void *data);
 
+/* Is there room for one more stream (http.max_streams)? */
+bool vr_http_stream_room(void);
+
+/* Answers the 503 too_many_streams problem. */
+void vr_http_stream_refuse(vr_http_req_t *hr);
+
 /*
  * Appends bytes to the stream.  VR_ERROR when the stream is over (the
  * reader was cut off; on_gone has run or will run).

@@ -18,6 +18,7 @@
 #include "vr_core.h"
 #include "vr_broker.h"
 #include "vr_buf.h"
+#include "vr_child.h"
 #include "vr_cycle.h"
 #include "vr_http.h"
 #include "vr_log.h"
@@ -132,6 +133,7 @@ vr_main_on_signal(void *data, short revents)
             reopen = true;
             break;
         case SIGCHLD:
+            vr_child_reap();
             break;
         case SIGINT:
             fast = true;

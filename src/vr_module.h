@@ -15,6 +15,8 @@
 struct vr_module_s {
     const char            *name;        /* top-level YAML key */
     const vr_directive_t  *directives;  /* NULL-terminated table */
+    const vr_directive_t  *section;     /* instead: one directive for the
+                                           whole section (a list) */
     size_t                 conf_size;   /* zeroed, then filled by the table */
     const struct vr_route_s *routes;    /* HTTP routes, NULL-terminated by
                                            a NULL handler; may be NULL */

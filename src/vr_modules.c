@@ -17,6 +17,7 @@ extern vr_module_t vr_jobs_module;
 extern vr_module_t vr_api_module;
 extern vr_module_t vr_status_module;
 extern vr_module_t vr_metrics_module;
+extern vr_module_t vr_workers_module;
 
 vr_module_t *vr_modules[] = {
     &vr_log_module,
@@ -28,7 +29,8 @@ vr_module_t *vr_modules[] = {
     &vr_api_module,
     &vr_status_module,
     &vr_metrics_module,
-    &vr_http_module,        /* last: routes of all the others are known */
+    &vr_http_module,        /* after them: their routes are known */
+    &vr_workers_module,     /* last: nothing after it can fail a reload */
     NULL
 };
 

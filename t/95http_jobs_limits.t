@@ -2,7 +2,8 @@
 # How many jobs the gateway holds: a finished job is forgotten after
 # jobs.keep, and beyond jobs.max_finished the oldest finished ones go
 # first (then GET is 404); more than jobs.max_active jobs queued or
-# running at once is 429 too_many_jobs.
+# running at once is 429 too_many_jobs; a job keeps its newest
+# jobs.max_events events for replay.
 import os, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -72,7 +73,8 @@ r = gw.post("/jobs/Wire.echo", json=["third"])
 is_(r and (r.status, (r.json() or {}).get("code")), (429, "too_many_jobs"),
     "a third one beyond jobs.max_active 2 is 429 too_many_jobs")
 is_(problem_of(r), "", "as a problem")
-is_(wire.expect_nothing(0.2), None, "and is not called")
+is_(wire.expect_nothing(0.2, ignore=("heartbeat_ack",)), None,
+    "and is not called")
 wire.reply(call.cid, {"type": "reply", "request_id": call.request_id,
                       "result": "ok"})
 finish(wire, "ok")
@@ -81,5 +83,24 @@ ok(wait_until(lambda: (gw.get("/jobs/" + queued).json() or {})
 ok(start_job(gw, "Wire.echo", ["again"]), "a new job is accepted")
 finish(wire, "again")
 
+is_(gw.stop(), 0, "the gateway exits 0")
+
+# -- jobs.max_events --
+gw = HttpGateway({"jobs": {"max_events": 3}}).start()
+wire = RawPeer(gw.endpoint, identity="Wire-00000095")
+wire.register(group="Wire", methods=("count",))
+wire.recv()
+job = start_job(gw, "Wire.count", [5])
+call = wire.expect_call(3)
+for i in range(5):
+    wire.reply(call.cid, {"type": "streaming", "request_id": call.request_id,
+                          "data": i})
+wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
+ok(wait_until(lambda: (gw.get("/jobs/" + job).json() or {})
+              .get("state") == "succeeded"), "a job of 6 events finishes")
+s = gw.open("GET", "/jobs/%s/events" % job)
+is_([(e.get("id"), e.get("event")) for e in sse_events(s) if e.get("event")],
+    [("4", "chunk"), ("5", "chunk"), ("6", "end")],
+    "with jobs.max_events 3 the replay keeps the newest 3, ids unchanged")
 is_(gw.stop(), 0, "the gateway exits 0")
 done_testing()

@@ -4,7 +4,8 @@
 # [{id, state, in_flight, capacity}], live_dealers, queue_length,
 # in_flight), GET /router/info and GET /queues (the documents of the
 # ZeroMQ router_info and queue_status), GET /healthz, GET /readyz and GET
-# /openapi.json (OpenAPI 3.1.0 documenting every route).
+# /openapi.json (OpenAPI 3.1.0 documenting every route); on every
+# address of http.listen.
 import json, os, re, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -13,6 +14,18 @@ from peers import *
 from vrhttp import *
 
 gw = HttpGateway().start()
+
+
+def _try_healthz(port):
+    """The status of GET /healthz on port, None when it does not answer."""
+    try:
+        c = HttpConn(port)
+        c.send("GET", "/healthz")
+        r = c.response(1)
+        c.close()
+        return r and r.status
+    except OSError:
+        return None
 
 
 def tally(dealer, n):
@@ -116,5 +129,16 @@ routes = [("POST", "/invoke/{}"), ("GET", "/stream/{}"), ("POST", "/jobs/{}"),
           ("GET", "/readyz"), ("GET", "/openapi.json")]
 is_(sorted(set(routes) - documented), [], "it documents every route")
 
+is_(gw.stop(), 0, "the gateway exits 0")
+
+# -- http.listen as a list --
+ports = [free_port(), free_port()]
+gw = Gateway({"http": {"listen": ["127.0.0.1:%d" % p for p in ports]}},
+             name="two-listeners").start()
+answers = []
+for p in ports:
+    c = wait_until(lambda: _try_healthz(p))
+    answers.append(c)
+is_(answers, [200, 200], "with http.listen a list, every address answers")
 is_(gw.stop(), 0, "the gateway exits 0")
 done_testing()

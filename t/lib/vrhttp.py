@@ -542,7 +542,17 @@ class HttpGateway(Gateway):
         super().__init__(conf, **kw)
 
     def start(self, timeout=10.0):
-        super().start(timeout)
+        for attempt in range(3):
+            try:
+                super().start(timeout)
+                break
+            except RuntimeError:
+                # The HTTP port was taken meanwhile: try another one.
+                if attempt == 2 or "cannot listen for HTTP" not in \
+                        self.log_text():
+                    raise
+                self.http_port = free_port()
+                self.config["http"]["listen"] = "127.0.0.1:%d" % self.http_port
         deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             try:
@@ -571,10 +581,11 @@ class HttpGateway(Gateway):
                       content_length=content_length)
 
     def request(self, method, path, headers=None, body=None, json=None,
-                timeout=5.0):
+                timeout=5.0, content_length=None):
         """One request on a new connection; the Response (None if no
         answer came within the scaled timeout)."""
-        c = self.open(method, path, headers=headers, body=body, json=json)
+        c = self.open(method, path, headers=headers, body=body, json=json,
+                      content_length=content_length)
         try:
             return c.response(timeout)
         finally:
