@@ -52,6 +52,12 @@ vr_status_seconds(int64_t wall_ms)
     return json_real((double) wall_ms / 1000.0);
 }
 
+static void
+vr_status_add_name(const char *name, void *data)
+{
+    json_array_append_new(data, json_string(name));
+}
+
 static json_t *
 vr_status_gateway(vr_broker_t *b)
 {
@@ -93,6 +99,9 @@ vr_status_gateway(vr_broker_t *b)
     json_object_set_new(g, "bind", bind);
     json_object_set_new(g, "http_listen", listen);
     json_object_set_new(g, "draining", json_boolean(vr_process.draining));
+    json_object_set_new(g, "disabled_methods", json_array());
+    vr_broker_each_disabled(b, vr_status_add_name,
+                            json_object_get(g, "disabled_methods"));
     return g;
 }
 
@@ -177,9 +186,10 @@ vr_status_method(vr_method_t *m)
     }
     vr_stats_windows(&m->stats, &wait, &time);
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:f, s:f}, s:{s:f, s:f},"
-        " s:o, s:o}",
+        "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:{s:f, s:f},"
+        " s:{s:f, s:f}, s:o, s:o}",
         "name", m->name,
+        "disabled", vr_broker_disabled(m->broker, m->name, m->name_len),
         "queue_length", (json_int_t) m->queue_len,
         "in_flight", (json_int_t) m->in_flight,
         "dealers_available", (json_int_t) available,
@@ -202,7 +212,8 @@ vr_status_dealer(const vr_dealer_t *d)
     json_t     *methods = json_array();
     json_t     *host = json_object_get(d->host_info, "hostname");
     json_t     *pid = json_object_get(d->host_info, "pid");
-    const char *state = d->state == VR_DEALER_ACTIVE ? "active" : "inactive";
+    const char *state = d->state != VR_DEALER_ACTIVE ? "inactive"
+                        : d->drained ? "draining" : "active";
 
     for (size_t i = 0; i < d->nmethods; i++) {
         json_array_append_new(methods, json_string(d->methods[i]->name));

@@ -433,6 +433,70 @@ vr_broker_on_tick(vr_timer_t *t)
     vr_timer_add(b->loop, &b->tick, VR_BROKER_TICK_MS);
 }
 
+/* ---- methods turned off by an operator --------------------------------- */
+
+typedef struct vr_disabled_s {
+    char            *name;
+    UT_hash_handle   hh;
+} vr_disabled_t;
+
+bool
+vr_broker_disabled(const vr_broker_t *b, const char *name, size_t len)
+{
+    vr_disabled_t *x;
+
+    HASH_FIND(hh, b->disabled, name, len, x);
+    return x != NULL;
+}
+
+void
+vr_broker_set_disabled(vr_broker_t *b, const char *name, bool disabled)
+{
+    vr_disabled_t *x;
+    vr_method_t   *m;
+    vr_request_t  *r;
+    char           text[600];
+
+    HASH_FIND(hh, b->disabled, name, strlen(name), x);
+    if (!disabled) {
+        if (x != NULL) {
+            HASH_DEL(b->disabled, x);
+            free(x->name);
+            free(x);
+            vr_log_notice("method %s enabled again by an operator", name);
+        }
+        return;
+    }
+    if (x != NULL) {
+        return;
+    }
+    x = vr_calloc(1, sizeof(*x));
+    x->name = vr_strdup(name);
+    HASH_ADD_KEYPTR(hh, b->disabled, x->name, strlen(x->name), x);
+    vr_log_notice("method %s disabled by an operator", name);
+    m = vr_method_find(b, name, strlen(name));
+    if (m != NULL) {
+        snprintf(text, sizeof(text), "%s is disabled by an operator", name);
+        m->refs++;
+        while ((r = TAILQ_FIRST(&m->queue)) != NULL) {
+            vr_request_fail(r, VR_CODE_NO_SERVICE, text);
+        }
+        m->refs--;
+        vr_method_release(b, m);
+    }
+}
+
+void
+vr_broker_each_disabled(const vr_broker_t *b,
+                        void (*f)(const char *name, void *data), void *data)
+{
+    const vr_disabled_t *x;
+
+    for (x = b->disabled; x != NULL; x = x->hh.next) {
+        f(x->name, data);
+    }
+}
+
 /* ---- life ------------------------------------------------------------- */
 
 const vr_method_policy_t *
@@ -646,6 +710,12 @@ vr_broker_destroy(vr_broker_t **bp)
     }
     vr_dealer_destroy_all(b);
     vr_method_destroy_all(b);
+    while (b->disabled != NULL) {
+        vr_disabled_t *x = b->disabled;
+        HASH_DEL(b->disabled, x);
+        free(x->name);
+        free(x);
+    }
     vr_strs_free(&b->bound);
     free(b->frames);
     free(b);

@@ -140,6 +140,7 @@ struct vr_broker_s {
     vr_method_t             *methods;       /* uthash by full name */
 
     vr_auth_ops_t            auth;
+    struct vr_disabled_s    *disabled;      /* methods an operator turned off */
     vr_timer_t               tick;          /* expiry, probes */
 
     uint64_t                 next_serial;
@@ -190,6 +191,18 @@ void vr_broker_destroy(vr_broker_t **bp);
 
 /* Installs authentication hooks (a copy is kept). */
 void vr_broker_set_auth(vr_broker_t *b, const vr_auth_ops_t *ops);
+
+/*
+ * An operator turns a method off (calls end with no_service at once, those
+ * waiting too) or on again.  Names need not be offered by anyone.
+ */
+void vr_broker_set_disabled(vr_broker_t *b, const char *name, bool disabled);
+bool vr_broker_disabled(const vr_broker_t *b, const char *name, size_t len);
+
+/* Calls f(name, data) for every disabled method. */
+void vr_broker_each_disabled(const vr_broker_t *b,
+                             void (*f)(const char *name, void *data),
+                             void *data);
 
 /* The policy for a method name (NULL: defaults apply). */
 const vr_method_policy_t *vr_broker_policy(const vr_broker_t *b,

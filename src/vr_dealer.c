@@ -507,3 +507,29 @@ vr_dealer_destroy_all(vr_broker_t *b)
         vr_dealer_remove(b, d);
     }
 }
+
+int
+vr_dealer_set_drained(vr_broker_t *b, const char *id_text, bool drained)
+{
+    vr_dealer_t *d;
+
+    TAILQ_FOREACH(d, &b->dealer_order, order) {
+        if (strcmp(d->id_text, id_text) != 0) {
+            continue;
+        }
+        if (d->drained != drained) {
+            d->drained = drained;
+            vr_log_notice("dealer %s %s by an operator (%u requests held)",
+                          d->id_text, drained ? "drained" : "back in rotation",
+                          d->in_flight);
+            for (size_t i = 0; drained && i < d->nmethods; i++) {
+                vr_method_check_service(b, d->methods[i]);
+            }
+            if (!drained) {
+                vr_dispatch_dealer(b, d);
+            }
+        }
+        return VR_OK;
+    }
+    return VR_DECLINED;
+}

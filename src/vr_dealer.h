@@ -35,6 +35,7 @@ struct vr_dealer_s {
     json_t                     *host_info;      /* as sent, or NULL */
 
     vr_dealer_state_t           state;
+    bool                        drained;        /* by an operator: no new work */
     unsigned                    capacity;
     unsigned                    in_flight;      /* requests held, orphans too */
     struct vr_request_list_s    requests;
@@ -51,6 +52,19 @@ struct vr_dealer_s {
     uint64_t                    request_count;  /* dispatched to it */
     uint64_t                    reply_count;    /* finished by it */
 };
+
+/* May d be given new requests (alive, and not drained by an operator)? */
+static inline bool
+vr_dealer_takes_work(const vr_dealer_t *d)
+{
+    return d->state == VR_DEALER_ACTIVE && !d->drained;
+}
+
+/*
+ * An operator takes d out of rotation (it finishes what it holds) or puts
+ * it back.  VR_DECLINED when no dealer has that identity text.
+ */
+int vr_dealer_set_drained(vr_broker_t *b, const char *id_text, bool drained);
 
 /* The dealer with this identity, or NULL. */
 vr_dealer_t *vr_dealer_find(vr_broker_t *b, const void *id, size_t len);

@@ -266,6 +266,7 @@ static const struct {
     int        (*run)(int argc, char **argv);
 } vr_subcommands[] = {
     { "router", vr_router_command },
+    { "ctl",    vr_ctl_command },
 };
 
 static const __typeof__(vr_subcommands[0]) *
@@ -285,6 +286,7 @@ vr_usage(FILE *out)
     fprintf(out,
 "Usage: voidrail [-c FILE] [-t | -T | -s SIGNAL] [-K] [-h] [-V]\n"
 "       voidrail router [options]      (voidrail router --help)\n"
+"       voidrail ctl COMMAND NAME      (voidrail ctl --help)\n"
 "\n"
 "The VoidRail gateway: a ZeroMQ broker for VoidRail dealers and clients.\n"
 "\n"

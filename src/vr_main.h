@@ -15,4 +15,7 @@ int vr_serve(const char *name, const char *text);
 /* `voidrail router ...`: the seed's command line.  Returns exit status. */
 int vr_router_command(int argc, char **argv);
 
+/* `voidrail ctl ...`: drain dealers, disable methods.  Returns status. */
+int vr_ctl_command(int argc, char **argv);
+
 #endif /* VR_MAIN_H */

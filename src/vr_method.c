@@ -95,7 +95,7 @@ vr_method_live_dealers(const vr_method_t *m)
     size_t n = 0;
 
     for (size_t i = 0; i < m->ndealers; i++) {
-        if (m->dealers[i]->state == VR_DEALER_ACTIVE) {
+        if (vr_dealer_takes_work(m->dealers[i])) {
             n++;
         }
     }

@@ -44,7 +44,7 @@ void vr_method_release(vr_broker_t *b, vr_method_t *m);
 void vr_method_add_dealer(vr_broker_t *b, vr_method_t *m, vr_dealer_t *d);
 void vr_method_remove_dealer(vr_broker_t *b, vr_method_t *m, vr_dealer_t *d);
 
-/* Live (active) dealers offering m. */
+/* Dealers offering m that take new work (active, not drained). */
 size_t vr_method_live_dealers(const vr_method_t *m);
 
 /* The policy of m under the current configuration (NULL: defaults). */

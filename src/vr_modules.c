@@ -18,6 +18,7 @@ extern vr_module_t vr_api_module;
 extern vr_module_t vr_status_module;
 extern vr_module_t vr_metrics_module;
 extern vr_module_t vr_workers_module;
+extern vr_module_t vr_ctl_module;
 
 vr_module_t *vr_modules[] = {
     &vr_log_module,
@@ -29,6 +30,7 @@ vr_module_t *vr_modules[] = {
     &vr_api_module,
     &vr_status_module,
     &vr_metrics_module,
+    &vr_ctl_module,
     &vr_http_module,        /* after them: their routes are known */
     &vr_workers_module,     /* last: nothing after it can fail a reload */
     NULL

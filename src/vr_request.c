@@ -164,6 +164,12 @@ vr_request_submit(vr_request_t *r)
                        "the gateway is shutting down");
         return;
     }
+    if (vr_broker_disabled(b, m->name, m->name_len)) {
+        snprintf(text, sizeof(text), "%s is disabled by an operator",
+                 m->name);
+        vr_request_end(r, VR_CODE_NO_SERVICE, text);
+        return;
+    }
     if (vr_method_live_dealers(m) == 0 && b->conf->no_service_wait_ms == 0) {
         snprintf(text, sizeof(text), "no live dealer offers %s", m->name);
         vr_request_end(r, VR_CODE_NO_SERVICE, text);
