@@ -53,11 +53,13 @@ vr_main_reload(vr_main_t *m)
         return;
     }
     vr_log_notice("reloading %s", old->conf_file);
+    vr_process_notify("RELOADING=1");
     cycle = vr_cycle_load(old->conf_file, NULL, &error);
     if (cycle == NULL) {
         vr_log_error("reload failed, the running configuration stays: %s",
                      error);
         vr_process_reloaded(old->generation, error);
+        vr_process_notify("READY=1");
         free(error);
         return;
     }
@@ -71,9 +73,11 @@ vr_main_reload(vr_main_t *m)
                             "new configuration (see the log)");
         vr_cycle_init(old, old);
         vr_cycle_destroy(&cycle);
+        vr_process_notify("READY=1");
         return;
     }
     vr_process_reloaded(cycle->generation, NULL);
+    vr_process_notify("READY=1");
     vr_cycle_destroy(&old);
     m->cycle = cycle;
     vr_log_notice("configuration generation %u in force", cycle->generation);
@@ -104,6 +108,7 @@ vr_main_drain(vr_main_t *m)
 
     m->draining = true;
     vr_process.draining = true;
+    vr_process_notify("STOPPING=1");
     vr_broker_drain(m->cycle->broker);
     m->drain_deadline_ms = vr_now_ms + conf->drain_timeout_ms;
     vr_log_notice("draining: no new calls; %zu pending may finish within "
@@ -194,6 +199,7 @@ vr_serve(const char *name, const char *text)
         vr_loop_add_fd(m.loop, m.sigfd, ZMQ_POLLIN, vr_main_on_signal, &m);
         vr_log_notice("voidrail %s started (pid %d, configuration %s)",
                       VR_VERSION, (int) getpid(), m.cycle->conf_file);
+        vr_process_notify("READY=1");
         if (vr_loop_run(m.loop) != VR_OK) {
             rc = 1;
         }

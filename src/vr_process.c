@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "vr_core.h"
 #include "vr_cycle.h"
@@ -33,6 +36,16 @@ static const vr_directive_t vr_process_directives[] = {
       "finish before the rest end with shutting_down" },
     vr_null_directive
 };
+
+void
+vr_process_notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void) state;
+#endif
+}
 
 void
 vr_process_reloaded(unsigned generation, const char *error)

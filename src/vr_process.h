@@ -30,6 +30,12 @@ typedef struct {
 extern vr_process_info_t vr_process;
 extern vr_module_t       vr_process_module;
 
+/*
+ * Tells the service manager (systemd, when built with it) the process's
+ * state: "READY=1", "RELOADING=1", "STOPPING=1" ...  A no-op otherwise.
+ */
+void vr_process_notify(const char *state);
+
 /* Records the outcome of a reload (error NULL when it succeeded). */
 void vr_process_reloaded(unsigned generation, const char *error);
 
