@@ -21,9 +21,13 @@ section, seen, commented = None, {}, set()
 with open(conf) as f:
     lines = f.read().splitlines()
 for i, line in enumerate(lines):
-    m = re.match(r"^([a-z_]+):\s*$", line)
+    m = re.match(r"^([a-z_]+):\s*(.*?)\s*$", line)
     if m:
         section = m.group(1)
+        if m.group(2):              # a section that is one value (a list)
+            seen[section] = m.group(2)
+            if i > 0 and lines[i - 1].lstrip().startswith("#"):
+                commented.add(section)
         continue
     m = re.match(r"^  ([a-z_]+):\s*(.*?)\s*$", line)
     if m and section:
@@ -37,8 +41,8 @@ def same(documented, default):
     return unquote(documented) == unquote(default)
 
 for path, kind, default, reload, doc in keys:
-    if "<" in path:
-        continue        # keys inside a map of blocks: shown in its comment
+    if "<" in path or "[]" in path:
+        continue        # keys inside a map or list of blocks: in its comment
     ok(path in seen and same(seen[path], default),
        "%s is documented with its default %s" % (path, default))
     ok(path in commented, "%s has a comment above it" % path)
