@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "vr_core.h"
 #include "vr_admin.h"
@@ -25,6 +26,7 @@
 /* Messages handled per loop turn before the loop looks at timers. */
 #define VR_BROKER_BATCH      512
 #define VR_BROKER_TICK_MS    100
+#define VR_BROKER_SHUTDOWN_GRACE_MS  200
 #define VR_METHOD_NAME_MAX   512
 
 /* ---- the origin of ZeroMQ clients ------------------------------------- */
@@ -657,9 +659,11 @@ vr_broker_pending(const vr_broker_t *b)
 void
 vr_broker_stop(vr_broker_t *b)
 {
-    vr_method_t *m, *tmp;
-    vr_dealer_t *d;
-    int          linger_ms = 1000;
+    vr_method_t    *m, *tmp;
+    vr_dealer_t    *d;
+    int             linger_ms = 1000;
+    size_t          told = 0;
+    struct timespec grace = { 0, VR_BROKER_SHUTDOWN_GRACE_MS * 1000000L };
 
     if (b->router == NULL) {
         return;
@@ -686,8 +690,19 @@ vr_broker_stop(vr_broker_t *b)
             vr_frame_t f[3] = { VR_FRAME(d->id, d->id_len),
                                 VR_FRAME_STR("router_shutdown"),
                                 VR_FRAME("", 0) };
-            vr_wire_send(b->router, f, 3);
+            if (vr_wire_send(b->router, f, 3) != VR_OK) {
+                vr_log_warn("router_shutdown to dealer %s not sent: %s",
+                            d->id_text, zmq_strerror(errno));
+            } else {
+                told++;
+            }
         }
+    }
+    if (told > 0) {
+        /* Python dealers set ZMQ_IMMEDIATE, which discards what they have
+         * not read yet once the connection closes: leave them the time to
+         * read router_shutdown (the Python router allowed 0.2 s). */
+        nanosleep(&grace, NULL);
     }
     vr_timer_del(b->loop, &b->tick);
     vr_loop_del_socket(b->loop, b->router);
