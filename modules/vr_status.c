@@ -99,6 +99,10 @@ vr_status_gateway(vr_broker_t *b)
     json_object_set_new(g, "bind", bind);
     json_object_set_new(g, "http_listen", listen);
     json_object_set_new(g, "draining", json_boolean(vr_process.draining));
+    json_object_set_new(g, "heartbeat_timeout_s", json_real(
+        (double) b->conf->heartbeat_timeout_ms / 1000.0));
+    json_object_set_new(g, "busy_timeout_s", json_real(
+        (double) b->conf->busy_timeout_ms / 1000.0));
     json_object_set_new(g, "disabled_methods", json_array());
     vr_broker_each_disabled(b, vr_status_add_name,
                             json_object_get(g, "disabled_methods"));

@@ -846,11 +846,16 @@ vr_http_server_callbacks(vr_http_callbacks_t *cb)
 }
 
 void
-vr_http_release_all(void)
+vr_http_release_all(struct MHD_Daemon *d)
 {
-    /* MHD must not be stopped with parked connections: let them go. */
     for (vr_http_req_t *hr = vr_http_srv.live; hr != NULL; hr = hr->next) {
-        if (hr->suspended) {
+        const union MHD_ConnectionInfo *ci;
+
+        if (!hr->suspended) {
+            continue;
+        }
+        ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_DAEMON);
+        if (d == NULL || (ci != NULL && ci->daemon == d)) {
             hr->gone = true;
             vr_http_notify_gone(hr);
             vr_http_unpark(hr);

@@ -41,6 +41,7 @@ typedef struct {
     vr_msec_t   retry_ms;
     vr_strs_t   cors_origins;
     char       *access_log;
+    vr_msec_t   drain_timeout_ms;
 } vr_http_conf_t;
 
 extern vr_module_t vr_http_module;

@@ -67,6 +67,10 @@ static const vr_directive_t vr_http_directives[] = {
     { "access_log", VR_CONF_RELOAD, "path", "stderr", vr_conf_set_str,
       F(access_log), 0, 0, NULL,
       "\"stderr\", \"off\", or a file: one line per HTTP request" },
+    { "drain_timeout", VR_CONF_RELOAD, "duration", "30s", vr_conf_set_msec,
+      F(drain_timeout_ms), 0, 86400000, NULL,
+      "when a reload removes a listen address, how long its open "
+      "connections may still finish" },
     vr_null_directive
 };
 
@@ -87,23 +91,58 @@ vr_http_prepare(void *data)
 {
     vr_msec_t wait = -1;
 
-    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
+    for (vr_http_listener_t *l = vr_http_srv.listeners; l; l = l->next) {
         MHD_UNSIGNED_LONG_LONG ms;
-        if (MHD_get_timeout(vr_http_srv.listeners[i].daemon, &ms) == MHD_YES) {
+        if (MHD_get_timeout(l->daemon, &ms) == MHD_YES) {
             if (wait < 0 || (vr_msec_t) ms < wait) {
                 wait = (vr_msec_t) ms;
             }
+        }
+        if (l->retiring) {
+            /* Look at it again soon: it stops once its last one is done. */
+            wait = wait < 0 ? 100 : vr_min(wait, 100);
         }
     }
     return wait;
 }
 
+static void vr_http_listener_stop(vr_http_listener_t *l);
+
+/* A retiring listener stops when its connections are done, or its time. */
+static bool
+vr_http_retired(vr_http_listener_t *l)
+{
+    const union MHD_DaemonInfo *di;
+
+    di = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    if (di != NULL && di->num_connections == 0) {
+        return true;
+    }
+    if (vr_now_ms >= l->retire_deadline_ms) {
+        vr_log_notice("http %s: drain time over, %u connections closed",
+                      l->addr, di ? di->num_connections : 0);
+        vr_http_release_all(l->daemon);
+        return true;
+    }
+    return false;
+}
+
 static void
 vr_http_run(void *data)
 {
+    vr_http_listener_t **lp = &vr_http_srv.listeners;
+
     /* Resumed connections need a turn of MHD, and so do timeouts. */
-    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
-        MHD_run(vr_http_srv.listeners[i].daemon);
+    while (*lp != NULL) {
+        vr_http_listener_t *l = *lp;
+
+        MHD_run(l->daemon);
+        if (l->retiring && vr_http_retired(l)) {
+            *lp = l->next;
+            vr_http_listener_stop(l);
+            continue;
+        }
+        lp = &l->next;
     }
     vr_http_srv.need_run = false;
 }
@@ -199,16 +238,34 @@ static void
 vr_http_listener_stop(vr_http_listener_t *l)
 {
     vr_loop_del_fd(vr_http_srv.loop, l->epoll_fd);
+    vr_http_release_all(l->daemon);
     MHD_stop_daemon(l->daemon);
+    vr_log_notice("http %s closed", l->addr);
     free(l->addr);
+    free(l);
 }
 
-static const vr_http_listener_t *
-vr_http_find_listener(const vr_http_listener_t *ls, size_t n, const char *addr)
+/* Stops accepting on l; its open connections may finish until drain. */
+static void
+vr_http_listener_retire(vr_http_listener_t *l, vr_msec_t drain_ms)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(ls[i].addr, addr) == 0) {
-            return &ls[i];
+    MHD_socket fd = MHD_quiesce_daemon(l->daemon);
+
+    if (fd != MHD_INVALID_SOCKET) {
+        close(fd);
+    }
+    l->retiring = true;
+    l->retire_deadline_ms = vr_now_ms + drain_ms;
+    vr_log_notice("http no longer listening on %s; its connections may "
+                  "finish within %lld ms", l->addr, (long long) drain_ms);
+}
+
+static vr_http_listener_t *
+vr_http_find_listener(const char *addr)
+{
+    for (vr_http_listener_t *l = vr_http_srv.listeners; l; l = l->next) {
+        if (!l->retiring && strcmp(l->addr, addr) == 0) {
+            return l;
         }
     }
     return NULL;
@@ -282,16 +339,19 @@ vr_http_current_conf(void)
 bool
 vr_http_ready(void)
 {
-    return vr_http_srv.conf != NULL
-           && vr_http_srv.nlisteners == vr_http_srv.conf->listen.n;
+    size_t n = 0;
+
+    for (vr_http_listener_t *l = vr_http_srv.listeners; l; l = l->next) {
+        n += !l->retiring;
+    }
+    return vr_http_srv.conf != NULL && n == vr_http_srv.conf->listen.n;
 }
 
 static int
 vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_http_conf_t     *conf = vr_cycle_conf(cycle, vr_http_module);
-    vr_http_listener_t *ls = vr_calloc(conf->listen.n + 1, sizeof(*ls));
-    size_t              n = 0;
+    vr_http_listener_t *fresh = NULL, *l, *next;
 
     if (old == NULL) {
         static const vr_loop_hook_t hook = { vr_http_prepare, vr_http_run,
@@ -304,66 +364,58 @@ vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
     vr_http_srv.broker = cycle->broker;
     /* New listeners first: a failure leaves the running ones alone. */
     for (size_t i = 0; i < conf->listen.n; i++) {
-        const vr_http_listener_t *cur = vr_http_find_listener(
-            vr_http_srv.listeners, vr_http_srv.nlisteners, conf->listen.v[i]);
-        if (cur != NULL) {
+        if (vr_http_find_listener(conf->listen.v[i]) != NULL) {
             continue;
         }
-        ls[n].addr = vr_strdup(conf->listen.v[i]);
-        if (vr_http_listener_start(&ls[n], conf) != VR_OK) {
-            free(ls[n].addr);
-            while (n-- > 0) {
-                vr_http_listener_stop(&ls[n]);
-            }
-            free(ls);
-            return VR_ERROR;
+        l = vr_calloc(1, sizeof(*l));
+        l->addr = vr_strdup(conf->listen.v[i]);
+        if (vr_http_listener_start(l, conf) != VR_OK) {
+            free(l->addr);
+            free(l);
+            goto failed;
         }
-        n++;
+        l->next = fresh;
+        fresh = l;
     }
     if (vr_http_open_access_log(conf) != VR_OK) {
-        while (n-- > 0) {
-            vr_http_listener_stop(&ls[n]);
-        }
-        free(ls);
-        return VR_ERROR;
+        goto failed;
     }
-    /* Keep the listeners that stay, stop those that went away. */
-    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
-        vr_http_listener_t *l = &vr_http_srv.listeners[i];
+    /* Those that went away stop accepting and drain. */
+    for (l = vr_http_srv.listeners; l != NULL; l = l->next) {
         bool stays = false;
         for (size_t j = 0; j < conf->listen.n; j++) {
             stays = stays || strcmp(conf->listen.v[j], l->addr) == 0;
         }
-        if (stays) {
-            ls[n++] = *l;
-        } else {
-            vr_log_notice("http no longer listening on %s", l->addr);
-            vr_http_release_all();
-            vr_http_listener_stop(l);
+        if (!stays && !l->retiring) {
+            vr_http_listener_retire(l, conf->drain_timeout_ms);
         }
     }
-    /* The loop watches point at listener structs: re-register them. */
-    for (size_t i = 0; i < n; i++) {
-        vr_loop_add_fd(vr_http_srv.loop, ls[i].epoll_fd, ZMQ_POLLIN,
-                       vr_http_on_epoll, &ls[i]);
+    for (l = fresh; l != NULL; l = next) {
+        next = l->next;
+        l->next = vr_http_srv.listeners;
+        vr_http_srv.listeners = l;
     }
-    free(vr_http_srv.listeners);
-    vr_http_srv.listeners = ls;
-    vr_http_srv.nlisteners = n;
     vr_http_srv.conf = conf;
     return VR_OK;
+
+failed:
+    for (l = fresh; l != NULL; l = next) {
+        next = l->next;
+        vr_http_listener_stop(l);
+    }
+    return VR_ERROR;
 }
 
 static void
 vr_http_exit(vr_cycle_t *cycle)
 {
-    vr_http_release_all();
-    for (size_t i = 0; i < vr_http_srv.nlisteners; i++) {
-        vr_http_listener_stop(&vr_http_srv.listeners[i]);
+    vr_http_listener_t *l;
+
+    vr_http_release_all(NULL);
+    while ((l = vr_http_srv.listeners) != NULL) {
+        vr_http_srv.listeners = l->next;
+        vr_http_listener_stop(l);
     }
-    free(vr_http_srv.listeners);
-    vr_http_srv.listeners = NULL;
-    vr_http_srv.nlisteners = 0;
     free(vr_http_srv.routes);
     vr_http_srv.routes = NULL;
     vr_loop_del_hook(vr_http_srv.loop, &vr_http_srv);

@@ -9,18 +9,20 @@
 #include "vr_core.h"
 #include "vr_http.h"
 
-typedef struct {
-    char               *addr;       /* as configured: "127.0.0.1:8080" */
-    struct MHD_Daemon  *daemon;
-    int                 epoll_fd;
+typedef struct vr_http_listener_s {
+    char                       *addr;   /* as configured: "127.0.0.1:8080" */
+    struct MHD_Daemon          *daemon;
+    int                         epoll_fd;
+    bool                        retiring;   /* no longer accepting */
+    vr_msec_t                   retire_deadline_ms;
+    struct vr_http_listener_s  *next;
 } vr_http_listener_t;
 
 typedef struct {
     const vr_http_conf_t   *conf;
     vr_loop_t              *loop;
     vr_broker_t            *broker;     /* for the API key check */
-    vr_http_listener_t     *listeners;
-    size_t                  nlisteners;
+    vr_http_listener_t     *listeners;  /* list, the retiring ones too */
     vr_http_req_t          *live;       /* every request in progress */
     vr_http_stats_t         stats;
     int                     access_fd;  /* -1: access log off */
@@ -38,7 +40,10 @@ typedef struct {
 /* The callbacks the listeners give to MHD. */
 void vr_http_server_callbacks(vr_http_callbacks_t *cb);
 
-/* Resumes every parked request (as gone), before daemons are stopped. */
-void vr_http_release_all(void);
+/*
+ * Resumes every parked request of daemon d (of all daemons when NULL), as
+ * gone: MHD must not stop a daemon with suspended connections.
+ */
+void vr_http_release_all(struct MHD_Daemon *d);
 
 #endif /* VR_HTTP_SERVER_H */

@@ -187,13 +187,14 @@ vr_request_submit(vr_request_t *r)
     TAILQ_INSERT_TAIL(&m->queue, r, link);
     m->queue_len++;
     b->queued++;
-    vr_stats_queue(&m->stats, m->queue_len);
     vr_timer_at(b->loop, &r->timer, r->deadline_ms);
     if (vr_method_live_dealers(m) == 0) {
         vr_method_check_service(b, m);
     } else {
         vr_dispatch_method(b, m);
     }
+    /* What is left waiting once the free dealers took their share. */
+    vr_stats_queue(&m->stats, m->queue_len);
 }
 
 /* r leaves its client but keeps its dealer busy, for a limited time. */

@@ -194,7 +194,13 @@ vr_lib_client_reconnected(vr_client_t *self)
     vr_call_t    *c, *tmp;
     vr_lib_msg_t *m;
 
+    vr_call_t    *login = NULL;
+
     vr_lib_log(&hub->log, VR_LEVEL_INFO, "reconnected to %s", self->endpoint);
+    if (self->api_key != NULL) {
+        login = vr_lib_call_new(hub, "auth");
+        login->ack = "auth_ack";
+    }
     pthread_mutex_lock(&hub->lock);
     /* Answers lost with the old connection would shift the others. */
     DL_FOREACH_SAFE(hub->commands, c, tmp) {
@@ -202,20 +208,18 @@ vr_lib_client_reconnected(vr_client_t *self)
             vr_lib_call_free_locked(c);
         }
     }
-    if (self->api_key != NULL) {
-        /* Log in again; nobody waits for the answer. */
-        c = vr_lib_call_new(hub, "auth");
-        c->ack = "auth_ack";
-        c->abandoned = true;
-        c->linked = true;
+    if (login != NULL) {
+        /* Log in again, first; nobody waits for the answer. */
+        login->abandoned = true;
+        login->linked = true;
         hub->refs--;            /* list entries do not hold the hub */
-        DL_PREPEND(hub->commands, c);
-        vr_lib_client_auth_msg(self, &m);
-        pthread_mutex_unlock(&hub->lock);
-        vr_lib_outbox_push(&hub->outbox, m);
-        return;
+        DL_PREPEND(hub->commands, login);
     }
     pthread_mutex_unlock(&hub->lock);
+    if (login != NULL) {
+        vr_lib_client_auth_msg(self, &m);
+        vr_lib_outbox_push(&hub->outbox, m);
+    }
 }
 
 static void *

@@ -404,8 +404,8 @@ VR_EXPORT int vr_job_resultf(vr_job_t *job, const char *fmt, ...)
 
 /*
  * Sends one stream chunk (json checked and copied) to the caller at once.
- * VR_ERROR when json is not valid JSON, or the request was cancelled or
- * the dealer is stopping (the handler may then return early).
+ * VR_ERROR when json is not valid JSON, or the request was cancelled
+ * (see vr_job_cancelled(); the handler may then return early).
  */
 VR_EXPORT int vr_job_emit(vr_job_t *job, const char *json);
 VR_EXPORT int vr_job_emitf(vr_job_t *job, const char *fmt, ...)

@@ -328,6 +328,15 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "http.retry", "3s" },
     { "http.cors_origins", "[]" },
     { "http.access_log", "stderr" },
+    { "http.drain_timeout", "30s" },
+    { "workers", "[]" },
+    { "workers[].name", "" },
+    { "workers[].command", "" },
+    { "workers[].instances", "1" },
+    { "workers[].env", "{}" },
+    { "workers[].cwd", "\"\"" },
+    { "workers[].restart", "always" },
+    { "workers[].stop_grace", "5s" },
 };
 
 /*
