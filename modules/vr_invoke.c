@@ -102,19 +102,6 @@ vr_invoke_finish_stream(vr_invoke_t *inv)
     vr_http_stream_end(inv->hr);
 }
 
-static void
-vr_invoke_error_body(vr_buf_t *b, const char *code, const char *text,
-                     const char *rid)
-{
-    vr_buf_adds(b, "{\"code\":");
-    vr_json_escape(b, code, strlen(code));
-    vr_buf_adds(b, ",\"error\":");
-    vr_json_escape(b, text, strlen(text));
-    vr_buf_adds(b, ",\"request_id\":");
-    vr_json_escape(b, rid, strlen(rid));
-    vr_buf_addc(b, '}');
-}
-
 static int
 vr_invoke_retry_after(vr_code_t code)
 {
@@ -137,8 +124,8 @@ vr_invoke_error(vr_invoke_t *inv, vr_code_t code, const char *text)
     vr_buf_t b = VR_BUF_INIT;
 
     if (inv->streaming) {
-        vr_invoke_error_body(&b, vr_code_name(code), text,
-                             vr_http_request_id(inv->hr));
+        vr_call_error_body(&b, vr_code_name(code), text,
+                           vr_http_request_id(inv->hr));
         vr_invoke_event(inv, "error", b.p, b.len);
         vr_invoke_finish_stream(inv);
     } else {
@@ -175,10 +162,7 @@ vr_invoke_deliver(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
     }
     switch (kind) {
     case VR_REPLY_CHUNK:
-        if (vr_call_field(p, len, "data", &v, &n) != VR_OK) {
-            v = "null";
-            n = 4;
-        }
+        vr_call_chunk(p, len, &v, &n);
         if (inv->streaming) {
             vr_invoke_event(inv, "chunk", v, n);
         } else {

@@ -142,11 +142,7 @@ vr_job_error_event(vr_job_t *job, const char *code, const char *text)
 {
     vr_buf_t b = VR_BUF_INIT;
 
-    vr_buf_adds(&b, "{\"code\":");
-    vr_json_escape(&b, code, strlen(code));
-    vr_buf_adds(&b, ",\"error\":");
-    vr_json_escape(&b, text, strlen(text));
-    vr_buf_addc(&b, '}');
+    vr_call_error_body(&b, code, text, NULL);
     vr_job_add_event(job, "error", b.p, b.len);
     vr_buf_free(&b);
 }
@@ -210,10 +206,7 @@ vr_job_deliver(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
 
     switch (kind) {
     case VR_REPLY_CHUNK:
-        if (vr_call_field(p, len, "data", &v, &n) != VR_OK) {
-            v = "null";
-            n = 4;
-        }
+        vr_call_chunk(p, len, &v, &n);
         vr_job_add_event(job, "chunk", v, n);
         break;
     case VR_REPLY_RESULT:

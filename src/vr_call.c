@@ -135,6 +135,31 @@ vr_call_field(const char *payload, size_t len, const char *key,
 }
 
 void
+vr_call_chunk(const char *payload, size_t len, const char **value,
+              size_t *value_len)
+{
+    if (vr_call_field(payload, len, "data", value, value_len) != VR_OK) {
+        *value = "null";
+        *value_len = 4;
+    }
+}
+
+void
+vr_call_error_body(vr_buf_t *out, const char *code, const char *text,
+                   const char *rid)
+{
+    vr_buf_adds(out, "{\"code\":");
+    vr_json_escape(out, code, strlen(code));
+    vr_buf_adds(out, ",\"error\":");
+    vr_json_escape(out, text, strlen(text));
+    if (rid != NULL) {
+        vr_buf_adds(out, ",\"request_id\":");
+        vr_json_escape(out, rid, strlen(rid));
+    }
+    vr_buf_addc(out, '}');
+}
+
+void
 vr_call_error_text(const char *payload, size_t len, vr_buf_t *out)
 {
     const char *v;

@@ -50,6 +50,17 @@ vr_request_t *vr_call_new(vr_broker_t *b, const char *method,
 int vr_call_field(const char *payload, size_t len, const char *key,
                   const char **value, size_t *value_len);
 
+/* The data of a stream chunk ("null" when the chunk has none). */
+void vr_call_chunk(const char *payload, size_t len, const char **value,
+                   size_t *value_len);
+
+/*
+ * The error the HTTP side reports in a stream, an NDJSON line or a job:
+ * {"code": CODE, "error": TEXT[, "request_id": RID]} (rid may be NULL).
+ */
+void vr_call_error_body(vr_buf_t *out, const char *code, const char *text,
+                        const char *rid);
+
 /* The dealer's error text out of an error ResponseJSON (decoded). */
 void vr_call_error_text(const char *payload, size_t len, vr_buf_t *out);
 
