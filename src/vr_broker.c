@@ -598,6 +598,7 @@ vr_broker_new(void *zctx, vr_loop_t *loop, const vr_router_conf_t *conf,
     b->started_wall_ms = vr_wall_ms();
     b->frames = vr_calloc(VR_WIRE_MAX_FRAMES, sizeof(zmq_msg_t));
     TAILQ_INIT(&b->dealer_order);
+    vr_timer_init(&b->tick, vr_broker_on_tick, b);  /* stop() may disarm it */
     b->router = zmq_socket(zctx, ZMQ_ROUTER);
     if (b->router == NULL) {
         vr_log_error("zmq_socket(ROUTER): %s", zmq_strerror(errno));
@@ -624,7 +625,6 @@ vr_broker_new(void *zctx, vr_loop_t *loop, const vr_router_conf_t *conf,
         vr_log_notice("broker listening on %s", b->bound.v[i]);
     }
     vr_loop_add_socket(loop, b->router, ZMQ_POLLIN, vr_broker_on_readable, b);
-    vr_timer_init(&b->tick, vr_broker_on_tick, b);
     vr_timer_add(loop, &b->tick, VR_BROKER_TICK_MS);
     return b;
 }

@@ -387,6 +387,7 @@ vr_http_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         memcpy(buf, hr->out.p + hr->out_off, n);
         hr->out_off += n;
         hr->bytes_out += n;
+        vr_http_srv.stream_bytes += n;
         if (hr->out_off == hr->out.len) {
             /* Drained: an idle stream keeps no buffer. */
             if (hr->out.cap > 4096) {

@@ -81,9 +81,7 @@ static const vr_directive_t vr_http_directives[] = {
 static void
 vr_http_on_epoll(void *data, short revents)
 {
-    vr_http_listener_t *l = data;
-
-    MHD_run(l->daemon);
+    vr_http_srv.need_run = true;    /* MHD runs once, in the hook */
 }
 
 static vr_msec_t
@@ -103,6 +101,7 @@ vr_http_prepare(void *data)
             wait = wait < 0 ? 100 : vr_min(wait, 100);
         }
     }
+    vr_http_srv.mhd_deadline_ms = wait < 0 ? INT64_MAX : vr_now_ms + wait;
     return wait;
 }
 
@@ -127,24 +126,37 @@ vr_http_retired(vr_http_listener_t *l)
     return false;
 }
 
+/* Streams write one block per MHD turn: a few more turns while they send. */
+#define VR_HTTP_STREAM_TURNS  8
+
 static void
 vr_http_run(void *data)
 {
-    vr_http_listener_t **lp = &vr_http_srv.listeners;
+    vr_http_listener_t **lp;
+    uint64_t             sent;
 
-    /* Resumed connections need a turn of MHD, and so do timeouts. */
-    while (*lp != NULL) {
-        vr_http_listener_t *l = *lp;
-
-        MHD_run(l->daemon);
-        if (l->retiring && vr_http_retired(l)) {
-            *lp = l->next;
-            vr_http_listener_stop(l);
-            continue;
-        }
-        lp = &l->next;
+    /* Events, resumed connections and MHD's own timeouts need a turn. */
+    if (!vr_http_srv.need_run && vr_now_ms < vr_http_srv.mhd_deadline_ms) {
+        return;
     }
     vr_http_srv.need_run = false;
+    for (int turn = 0; turn < VR_HTTP_STREAM_TURNS; turn++) {
+        sent = vr_http_srv.stream_bytes;
+        for (lp = &vr_http_srv.listeners; *lp != NULL; ) {
+            vr_http_listener_t *l = *lp;
+
+            MHD_run(l->daemon);
+            if (l->retiring && vr_http_retired(l)) {
+                *lp = l->next;
+                vr_http_listener_stop(l);
+                continue;
+            }
+            lp = &l->next;
+        }
+        if (vr_http_srv.stream_bytes == sent) {
+            break;
+        }
+    }
 }
 
 /* ---- listeners -------------------------------------------------------- */

@@ -26,7 +26,9 @@ typedef struct {
     vr_http_req_t          *live;       /* every request in progress */
     vr_http_stats_t         stats;
     int                     access_fd;  /* -1: access log off */
-    bool                    need_run;   /* a connection was resumed */
+    bool                    need_run;   /* an fd fired, a request resumed */
+    vr_msec_t               mhd_deadline_ms;    /* MHD wants a turn then */
+    uint64_t                stream_bytes;   /* sent by stream readers */
     const vr_route_t      **routes;     /* NULL-terminated */
 } vr_http_server_t;
 

@@ -6,10 +6,18 @@
  * hooks, then free what handlers deferred.  Handlers may add or remove
  * watches and timers at any point; removed watches are only marked during
  * a turn and compacted after it.
+ *
+ * ZeroMQ sockets (a handful) are zmq_poll items; plain descriptors (the
+ * signalfd, MHD's epoll fds, every parked HTTP connection: thousands) live
+ * in an epoll set of the loop's own, itself one zmq_poll item, so that a
+ * turn costs the same with 10 or 10,000 idle connections.
  */
 #include "config.h"
 #include <errno.h>
+#include <stdio.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "vr_core.h"
@@ -19,7 +27,7 @@
 vr_msec_t vr_now_ms;
 
 typedef struct {
-    zmq_pollitem_t  item;
+    zmq_pollitem_t  item;           /* a ZeroMQ socket, or an fd */
     vr_io_pt        handler;
     void           *data;
     bool            dead;
@@ -30,12 +38,20 @@ typedef struct {
     void   *p;
 } vr_deferred_t;
 
+#define VR_LOOP_EPOLL_BATCH  256
+
 struct vr_loop_s {
-    vr_watch_t      *watches;
-    size_t           nwatches, watches_cap;
-    zmq_pollitem_t  *items;         /* rebuilt from watches each turn */
+    vr_watch_t      *sockets;       /* ZeroMQ sockets */
+    size_t           nsockets, sockets_cap;
+    zmq_pollitem_t  *items;         /* the sockets and the epoll fd */
     size_t           items_cap;
     bool             compact;
+
+    int              epfd;          /* plain descriptors */
+    vr_watch_t     **fds;           /* by fd number; NULL: not watched */
+    size_t           fds_cap;
+    vr_watch_t     **dead_fds;      /* removed this turn, freed after it */
+    size_t           ndead, dead_cap;
 
     vr_timer_t     **heap;
     size_t           ntimers, heap_cap;
@@ -72,8 +88,24 @@ vr_wall_ms(void)
 vr_loop_t *
 vr_loop_new(void)
 {
+    vr_loop_t *l = vr_calloc(1, sizeof(vr_loop_t));
+
     vr_clock_update();
-    return vr_calloc(1, sizeof(vr_loop_t));
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) {
+        vr_log_error("epoll_create1(): %s", strerror(errno));
+        abort();
+    }
+    return l;
+}
+
+static void
+vr_loop_free_dead(vr_loop_t *l)
+{
+    for (size_t i = 0; i < l->ndead; i++) {
+        free(l->dead_fds[i]);
+    }
+    l->ndead = 0;
 }
 
 void
@@ -90,8 +122,15 @@ vr_loop_destroy(vr_loop_t **lp)
     for (size_t i = 0; i < l->ntimers; i++) {
         l->heap[i]->index = VR_TIMER_IDLE;
     }
+    for (size_t i = 0; i < l->fds_cap; i++) {
+        free(l->fds[i]);
+    }
+    vr_loop_free_dead(l);
+    close(l->epfd);
+    free(l->dead_fds);
+    free(l->fds);
     free(l->deferred);
-    free(l->watches);
+    free(l->sockets);
     free(l->items);
     free(l->heap);
     free(l->hooks);
@@ -101,77 +140,105 @@ vr_loop_destroy(vr_loop_t **lp)
 
 /* ---- watches ---------------------------------------------------------- */
 
-static vr_watch_t *
-vr_loop_find(vr_loop_t *l, void *socket, int fd)
+void
+vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
+                   vr_io_pt handler, void *data)
 {
-    for (size_t i = 0; i < l->nwatches; i++) {
-        vr_watch_t *w = &l->watches[i];
-        if (!w->dead && w->item.socket == socket
-            && (socket != NULL || w->item.fd == fd))
-        {
-            return w;
+    vr_watch_t *w = NULL;
+
+    for (size_t i = 0; i < l->nsockets; i++) {
+        if (!l->sockets[i].dead && l->sockets[i].item.socket == socket) {
+            w = &l->sockets[i];
         }
     }
-    return NULL;
-}
-
-static void
-vr_loop_add(vr_loop_t *l, void *socket, int fd, short events,
-            vr_io_pt handler, void *data)
-{
-    vr_watch_t *w = vr_loop_find(l, socket, fd);
-
     if (w == NULL) {
-        if (l->nwatches == l->watches_cap) {
-            l->watches_cap = l->watches_cap ? l->watches_cap * 2 : 8;
-            l->watches = vr_realloc(l->watches,
-                                    l->watches_cap * sizeof(vr_watch_t));
+        if (l->nsockets == l->sockets_cap) {
+            l->sockets_cap = l->sockets_cap ? l->sockets_cap * 2 : 4;
+            l->sockets = vr_realloc(l->sockets,
+                                    l->sockets_cap * sizeof(vr_watch_t));
         }
-        w = &l->watches[l->nwatches++];
+        w = &l->sockets[l->nsockets++];
     }
     memset(w, 0, sizeof(*w));
     w->item.socket = socket;
-    w->item.fd = fd;
     w->item.events = events;
     w->handler = handler;
     w->data = data;
 }
 
 void
-vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
-                   vr_io_pt handler, void *data)
+vr_loop_del_socket(vr_loop_t *l, void *socket)
 {
-    vr_loop_add(l, socket, -1, events, handler, data);
+    for (size_t i = 0; i < l->nsockets; i++) {
+        if (!l->sockets[i].dead && l->sockets[i].item.socket == socket) {
+            l->sockets[i].dead = true;
+            l->compact = true;
+        }
+    }
+}
+
+static uint32_t
+vr_loop_epoll_events(short events)
+{
+    return (events & ZMQ_POLLIN ? EPOLLIN : 0)
+           | (events & ZMQ_POLLOUT ? EPOLLOUT : 0);
 }
 
 void
 vr_loop_add_fd(vr_loop_t *l, int fd, short events, vr_io_pt handler,
                void *data)
 {
-    vr_loop_add(l, NULL, fd, events, handler, data);
-}
+    struct epoll_event ev;
+    vr_watch_t        *w;
+    int                op = EPOLL_CTL_MOD;
 
-static void
-vr_loop_del(vr_loop_t *l, void *socket, int fd)
-{
-    vr_watch_t *w = vr_loop_find(l, socket, fd);
-
-    if (w != NULL) {
-        w->dead = true;
-        l->compact = true;
+    if ((size_t) fd >= l->fds_cap) {
+        size_t cap = l->fds_cap ? l->fds_cap : 64;
+        while (cap <= (size_t) fd) {
+            cap *= 2;
+        }
+        l->fds = vr_realloc(l->fds, cap * sizeof(vr_watch_t *));
+        memset(l->fds + l->fds_cap, 0,
+               (cap - l->fds_cap) * sizeof(vr_watch_t *));
+        l->fds_cap = cap;
     }
-}
-
-void
-vr_loop_del_socket(vr_loop_t *l, void *socket)
-{
-    vr_loop_del(l, socket, -1);
+    w = l->fds[fd];
+    if (w == NULL) {
+        w = vr_calloc(1, sizeof(*w));
+        l->fds[fd] = w;
+        op = EPOLL_CTL_ADD;
+    }
+    w->item.fd = fd;
+    w->item.events = events;
+    w->handler = handler;
+    w->data = data;
+    ev.events = vr_loop_epoll_events(events);
+    ev.data.ptr = w;
+    if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+        vr_log_error("epoll_ctl(%d): %s", fd, strerror(errno));
+    }
 }
 
 void
 vr_loop_del_fd(vr_loop_t *l, int fd)
 {
-    vr_loop_del(l, NULL, fd);
+    vr_watch_t *w;
+
+    if (fd < 0 || (size_t) fd >= l->fds_cap || l->fds[fd] == NULL) {
+        return;
+    }
+    w = l->fds[fd];
+    l->fds[fd] = NULL;
+    /* The fd may be closed already: then epoll forgot it by itself. */
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    /* An event for it may still be in this turn's batch: free it later. */
+    w->dead = true;
+    if (l->ndead == l->dead_cap) {
+        l->dead_cap = l->dead_cap ? l->dead_cap * 2 : 16;
+        l->dead_fds = vr_realloc(l->dead_fds,
+                                 l->dead_cap * sizeof(vr_watch_t *));
+    }
+    l->dead_fds[l->ndead++] = w;
 }
 
 static void
@@ -179,12 +246,12 @@ vr_loop_compact(vr_loop_t *l)
 {
     size_t o = 0;
 
-    for (size_t i = 0; i < l->nwatches; i++) {
-        if (!l->watches[i].dead) {
-            l->watches[o++] = l->watches[i];
+    for (size_t i = 0; i < l->nsockets; i++) {
+        if (!l->sockets[i].dead) {
+            l->sockets[o++] = l->sockets[i];
         }
     }
-    l->nwatches = o;
+    l->nsockets = o;
     l->compact = false;
 }
 
@@ -386,6 +453,31 @@ vr_loop_run_deferred(vr_loop_t *l)
     l->ndeferred = 0;
 }
 
+/* Runs the handlers of the descriptors that epoll says are ready. */
+static void
+vr_loop_dispatch_fds(vr_loop_t *l)
+{
+    struct epoll_event ev[VR_LOOP_EPOLL_BATCH];
+    int                n = epoll_wait(l->epfd, ev, VR_LOOP_EPOLL_BATCH, 0);
+
+    for (int i = 0; i < n; i++) {
+        vr_watch_t *w = ev[i].data.ptr;
+        short       revents = 0;
+
+        if (w->dead) {
+            continue;
+        }
+        revents |= ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)
+                   ? ZMQ_POLLIN : 0;
+        revents |= ev[i].events & EPOLLOUT ? ZMQ_POLLOUT : 0;
+        revents |= ev[i].events & EPOLLERR ? ZMQ_POLLERR : 0;
+        w->handler(w->data, revents);
+    }
+    if (n == VR_LOOP_EPOLL_BATCH) {
+        l->again = true;            /* more may be ready: no sleep */
+    }
+}
+
 int
 vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
 {
@@ -396,14 +488,18 @@ vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
     if (l->compact) {
         vr_loop_compact(l);
     }
-    n = l->nwatches;
+    n = l->nsockets + 1;
     if (n > l->items_cap) {
         l->items_cap = n;
         l->items = vr_realloc(l->items, n * sizeof(zmq_pollitem_t));
     }
-    for (size_t i = 0; i < n; i++) {
-        l->items[i] = l->watches[i].item;
+    for (size_t i = 0; i < l->nsockets; i++) {
+        l->items[i] = l->sockets[i].item;
     }
+    memset(&l->items[l->nsockets], 0, sizeof(zmq_pollitem_t));
+    l->items[l->nsockets].fd = l->epfd;
+    l->items[l->nsockets].events = ZMQ_POLLIN;
+
     timeout = vr_loop_timeout(l);
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
         timeout = (long) max_wait_ms;
@@ -419,12 +515,15 @@ vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
         vr_log_error("zmq_poll() failed: %s", zmq_strerror(errno));
         return VR_ERROR;
     }
-    for (size_t i = 0; rc > 0 && i < n; i++) {
+    for (size_t i = 0; rc > 0 && i < l->nsockets; i++) {
         short revents = l->items[i].revents;
-        /* watches[i] is stable during the turn: removal only marks. */
-        if (revents != 0 && !l->watches[i].dead) {
-            l->watches[i].handler(l->watches[i].data, revents);
+        /* sockets[i] is stable during the turn: removal only marks. */
+        if (revents != 0 && !l->sockets[i].dead) {
+            l->sockets[i].handler(l->sockets[i].data, revents);
         }
+    }
+    if (rc > 0 && l->items[l->nsockets].revents != 0) {
+        vr_loop_dispatch_fds(l);
     }
     vr_loop_fire_timers(l);
     for (size_t i = 0; i < l->nhooks; i++) {
@@ -433,6 +532,7 @@ vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
         }
     }
     vr_loop_run_deferred(l);
+    vr_loop_free_dead(l);
     return VR_OK;
 }
 
