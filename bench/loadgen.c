@@ -379,15 +379,16 @@ main(int argc, char **argv)
         }
         qsort(lat, nlat, sizeof(*lat), cmp_u64);
         printf("{\"proto\": \"%s\", \"sockets\": %d, \"inflight\": %d, "
-               "\"size\": %d, \"seconds\": %.3f, \"requests\": %zu, "
+               "\"bytes\": %d, \"seconds\": %.3f, \"requests\": %zu, "
                "\"rps\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
                "\"p999_us\": %.1f, \"max_us\": %.1f, \"errors\": %" PRIu64
-               ", \"unmatched\": %" PRIu64 ", \"outstanding\": %zu}\n",
+               ", \"unmatched\": %" PRIu64 ", \"outstanding\": %zu, "
+               "\"completed\": %" PRIu64 "}\n",
                proto, nsockets, inflight, size, secs, nlat,
                secs > 0 ? (double) nlat / secs : 0.0, percentile_us(0.50),
                percentile_us(0.99), percentile_us(0.999),
                nlat ? (double) lat[nlat - 1] / 1000.0 : 0.0, errors, unmatched,
-               outstanding);
+               outstanding, completed);
         fflush(stdout);
     }
     if (hold > 0) {

@@ -35,10 +35,10 @@ static const vr_directive_t vr_http_directives[] = {
     { "max_body", VR_CONF_RELOAD, "size", "16MiB", vr_conf_set_size,
       F(max_body_bytes), 0, 1LL << 31, NULL,
       "largest request body (413 beyond)" },
-    { "max_header", VR_CONF_RELOAD, "size", "8KiB", vr_conf_set_size,
+    { "max_header", VR_CONF_RELOAD, "size", "4KiB", vr_conf_set_size,
       F(max_header_bytes), 256, 1 << 20, NULL,
       "largest total size of a request's headers (431 beyond)" },
-    { "connection_memory", 0, "size", "16KiB", vr_conf_set_size,
+    { "connection_memory", 0, "size", "8KiB", vr_conf_set_size,
       F(connection_memory_bytes), 4096, 1 << 24, NULL,
       "memory of one connection for its request line, headers and "
       "buffers (restart)" },
@@ -360,6 +360,23 @@ vr_http_ready(void)
 }
 
 static int
+vr_http_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
+{
+    vr_http_conf_t *conf = data;
+
+    /* MHD keeps the request line and headers in the connection's memory,
+     * with room left for reading and writing. */
+    if (conf->max_header_bytes > conf->connection_memory_bytes / 2) {
+        return vr_conf_error_at(cf, vr_conf_is_set(cf, "http.max_header")
+                                    ? "http.max_header"
+                                    : "http.connection_memory",
+                                "http.max_header must be at most half of "
+                                "http.connection_memory");
+    }
+    return VR_OK;
+}
+
+static int
 vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_http_conf_t     *conf = vr_cycle_conf(cycle, vr_http_module);
@@ -442,6 +459,7 @@ vr_module_t vr_http_module = {
     .name = "http",
     .directives = vr_http_directives,
     .conf_size = sizeof(vr_http_conf_t),
+    .init_conf = vr_http_init_conf,
     .init = vr_http_init,
     .exit = vr_http_exit,
 };

@@ -318,8 +318,8 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "jobs.max_events", "10000" },
     { "http.listen", "127.0.0.1:8080" },
     { "http.max_body", "16MiB" },
-    { "http.max_header", "8KiB" },
-    { "http.connection_memory", "16KiB" },
+    { "http.max_header", "4KiB" },
+    { "http.connection_memory", "8KiB" },
     { "http.max_connections", "10000" },
     { "http.idle_timeout", "60s" },
     { "http.max_streams", "10000" },
@@ -436,10 +436,10 @@ test_defaults(void)
     }
     is_int(*(int64_t *) field(c, "http", "max_body"), 16 << 20,
            "http.max_body = 16MiB");
-    is_int(*(int64_t *) field(c, "http", "max_header"), 8192,
-           "http.max_header = 8KiB");
-    is_int(*(int64_t *) field(c, "http", "connection_memory"), 16384,
-           "http.connection_memory = 16KiB");
+    is_int(*(int64_t *) field(c, "http", "max_header"), 4096,
+           "http.max_header = 4KiB");
+    is_int(*(int64_t *) field(c, "http", "connection_memory"), 8192,
+           "http.connection_memory = 8KiB");
     is_int(*(int64_t *) field(c, "http", "max_connections"), 10000,
            "http.max_connections = 10000");
     is_int(*(vr_msec_t *) field(c, "http", "idle_timeout"), 60000,
