@@ -78,6 +78,8 @@ typedef struct vr_worker_s {
     bool                         retire;    /* free it once it has ended */
     bool                         respawn;   /* start it again once ended */
     unsigned                     restarts;
+    vr_msec_t                    stop_grace_ms; /* of its entry, kept */
+    vr_msec_t                    kill_at_ms;    /* when stopping at exit */
     int                          last_status;
     bool                         has_status;
     vr_msec_t                    started_ms;
@@ -299,7 +301,7 @@ vr_worker_stop(vr_worker_t *w)
     }
     w->state = VR_WORKER_STOPPING;
     vr_child_signal(w->pid, SIGTERM);
-    vr_timer_add(vr_workers.loop, &w->timer, w->conf->stop_grace_ms);
+    vr_timer_add(vr_workers.loop, &w->timer, w->stop_grace_ms);
 }
 
 static void
@@ -408,12 +410,14 @@ vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
                 w->instance = k;
                 w->spec = vr_strdup(spec);
                 w->conf = c;
+                w->stop_grace_ms = c->stop_grace_ms;
                 vr_timer_init(&w->timer, vr_worker_on_timer, w);
                 TAILQ_INSERT_TAIL(&vr_workers.all, w, link);
                 vr_worker_start(w);
                 continue;
             }
             w->conf = c;
+            w->stop_grace_ms = c->stop_grace_ms;
             if (strcmp(w->spec, spec) != 0) {
                 free(w->spec);
                 w->spec = vr_strdup(spec);
@@ -438,8 +442,6 @@ vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
         w->retire = true;
         w->respawn = false;
         if (w->pid > 0) {
-            static const vr_worker_conf_t gone = { .stop_grace_ms = 5000 };
-            w->conf = &gone;
             vr_log_notice("worker %s/%u removed: stopping it", w->name,
                           w->instance);
             vr_worker_stop(w);
@@ -458,32 +460,39 @@ static void
 vr_workers_exit(vr_cycle_t *cycle)
 {
     vr_worker_t    *w;
-    vr_msec_t       grace_ms = 0, waited_ms = 0;
-    struct timespec tick = { 0, 50 * 1000000L };
+    struct timespec tick = { 0, 20 * 1000000L };
+    bool            left = true;
 
     TAILQ_FOREACH(w, &vr_workers.all, link) {
-        w->retire = true;
+        vr_timer_del(vr_workers.loop, &w->timer);
+        w->respawn = false;
         if (w->pid > 0) {
-            grace_ms = vr_max(grace_ms, w->conf->stop_grace_ms);
             w->state = VR_WORKER_STOPPING;
+            w->kill_at_ms = vr_clock_update() + w->stop_grace_ms;
             vr_child_signal(w->pid, SIGTERM);
         }
     }
-    while (vr_child_count() > 0 && waited_ms < grace_ms) {
-        nanosleep(&tick, NULL);
-        waited_ms += 50;
+    /* The loop has stopped: wait here, each worker its own stop_grace. */
+    while (left) {
         vr_child_reap();
-    }
-    TAILQ_FOREACH(w, &vr_workers.all, link) {
-        if (w->pid > 0) {
-            vr_log_warn("worker %s/%u (pid %d) still runs: SIGKILL", w->name,
-                        w->instance, (int) w->pid);
-            vr_child_signal(w->pid, SIGKILL);
+        vr_clock_update();
+        left = false;
+        TAILQ_FOREACH(w, &vr_workers.all, link) {
+            if (w->pid <= 0) {
+                continue;
+            }
+            left = true;
+            if (w->kill_at_ms != 0 && vr_now_ms >= w->kill_at_ms) {
+                vr_log_warn("worker %s/%u (pid %d) still runs after "
+                            "stop_grace: SIGKILL", w->name, w->instance,
+                            (int) w->pid);
+                vr_child_signal(w->pid, SIGKILL);
+                w->kill_at_ms = 0;
+            }
         }
-    }
-    while (vr_child_count() > 0) {
-        nanosleep(&tick, NULL);
-        vr_child_reap();
+        if (left) {
+            nanosleep(&tick, NULL);
+        }
     }
     while ((w = TAILQ_FIRST(&vr_workers.all)) != NULL) {
         vr_worker_free(w);
@@ -503,7 +512,7 @@ vr_workers_status(json_t *doc)
 
     TAILQ_FOREACH(w, &vr_workers.all, link) {
         json_array_append_new(list, json_pack(
-            "{s:s, s:i, s:O, s:s, s:i, s:O}", "name", w->name,
+            "{s:s, s:i, s:o, s:s, s:i, s:o}", "name", w->name,
             "instance", (int) w->instance,
             "pid", w->pid > 0 ? json_integer(w->pid) : json_null(),
             "state", vr_worker_state_names[w->state],

@@ -131,14 +131,20 @@ int
 vr_cycle_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if ((*m)->init != NULL && (*m)->init(cycle, old) != VR_OK) {
-            while (m-- != vr_modules) {
-                if ((*m)->exit != NULL) {
-                    (*m)->exit(cycle);
-                }
-            }
+        if ((*m)->init == NULL || (*m)->init(cycle, old) == VR_OK) {
+            continue;
+        }
+        if (old != NULL) {
+            /* A reload: what the modules before hold lives on; the caller
+             * puts the old configuration back in force. */
             return VR_ERROR;
         }
+        while (m-- != vr_modules) {
+            if ((*m)->exit != NULL) {
+                (*m)->exit(cycle);
+            }
+        }
+        return VR_ERROR;
     }
     return VR_OK;
 }

@@ -38,8 +38,13 @@ struct vr_cycle_s {
 vr_cycle_t *vr_cycle_load(const char *name, const char *text, char **error);
 
 /*
- * Runs every module's init(cycle, old) in order.  On failure runs exit for
- * those already initialised and returns VR_ERROR (logged by the module).
+ * Runs every module's init(cycle, old) in order; VR_ERROR (logged by the
+ * module) when one fails.  At start (old NULL) the modules initialised so
+ * far are then exited.  On a reload nothing is exited (modules own state
+ * that outlives cycles): the caller runs vr_cycle_init(old, old) to put
+ * the old configuration back.  Modules that can fail (they bind, listen or
+ * open files) come first in vr_modules[], so that a failure leaves the
+ * others untouched.
  */
 int vr_cycle_init(vr_cycle_t *cycle, vr_cycle_t *old);
 

@@ -41,6 +41,14 @@ vr_log_level_name(int level)
     return vr_log_level_names[level];
 }
 
+static char vr_log_last[512];
+
+const char *
+vr_log_last_error(void)
+{
+    return vr_log_last;
+}
+
 void
 vr_log_v(int level, const char *fmt, va_list ap)
 {
@@ -50,6 +58,12 @@ vr_log_v(int level, const char *fmt, va_list ap)
     size_t          n;
     int             rc;
 
+    if (level >= VR_LOG_ERROR) {
+        va_list copy;
+        va_copy(copy, ap);
+        vsnprintf(vr_log_last, sizeof(vr_log_last), fmt, copy);
+        va_end(copy);
+    }
     if (level < vr_log_level) {
         return;
     }

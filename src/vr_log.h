@@ -75,6 +75,9 @@ int vr_log_reopen(void);
 /* Closes a log file and goes back to stderr. */
 void vr_log_close(void);
 
+/* The text of the last error logged ("" when none), for reports. */
+const char *vr_log_last_error(void);
+
 /* Parses "debug", "info", "notice", "warn", "error"; -1 if unknown. */
 int vr_log_level_parse(const char *name);
 const char *vr_log_level_name(int level);

@@ -68,9 +68,12 @@ vr_main_reload(vr_main_t *m)
     cycle->zctx = m->zctx;
     cycle->broker = old->broker;
     if (vr_cycle_init(cycle, old) != VR_OK) {
-        vr_log_error("reload failed, the running configuration stays");
-        vr_process_reloaded(old->generation, "a module could not apply the "
-                            "new configuration (see the log)");
+        char why[512];
+
+        snprintf(why, sizeof(why), "%s", vr_log_last_error());
+        vr_log_error("reload failed, the running configuration stays: %s",
+                     why);
+        vr_process_reloaded(old->generation, why);
         vr_cycle_init(old, old);
         vr_cycle_destroy(&cycle);
         vr_process_notify("READY=1");
@@ -114,7 +117,6 @@ vr_main_drain(vr_main_t *m)
     vr_log_notice("draining: no new calls; %zu pending may finish within "
                   "%lld ms", vr_broker_pending(m->cycle->broker),
                   (long long) conf->drain_timeout_ms);
-    vr_timer_init(&m->drain_timer, vr_main_on_drain_tick, m);
     vr_main_on_drain_tick(&m->drain_timer);
 }
 
@@ -176,6 +178,7 @@ vr_serve(const char *name, const char *text)
     int       rc = 0;
 
     memset(&m, 0, sizeof(m));
+    vr_timer_init(&m.drain_timer, vr_main_on_drain_tick, &m);
     m.from_file = text == NULL;
     m.cycle = vr_cycle_load(name, text, &error);
     if (m.cycle == NULL) {
@@ -273,6 +276,9 @@ static const struct {
 } vr_subcommands[] = {
     { "router", vr_router_command },
     { "ctl",    vr_ctl_command },
+    { "client", vr_client_command },
+    { "dealer", vr_dealer_command },
+    { "keygen", vr_keygen_command },
 };
 
 static const __typeof__(vr_subcommands[0]) *

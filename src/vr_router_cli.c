@@ -224,8 +224,11 @@ vr_router_command(int argc, char **argv)
     vr_json_escape(&y, ep.p, ep.len);
     vr_buf_adds(&y, "\n  mode: ");
     vr_json_escape(&y, mode, strlen(mode));
+    /* The Python router set no deadline (its clients keep their own):
+     * a long GPU job must not end as timeout here. */
     vr_buf_printf_b(&y, "\n  heartbeat_timeout: %.3fs\n"
-                    "  busy_timeout: %.3fs\n",
+                    "  busy_timeout: %.3fs\n"
+                    "  request_timeout: 24h\n",
                     heartbeat_s + 3, vr_max(heartbeat_s + 3, 60.0));
     vr_buf_adds(&y, "auth:\n");
     vr_router_yaml_list(&y, "dealer_keys", dkeys, nd);
