@@ -18,4 +18,13 @@ int vr_router_command(int argc, char **argv);
 /* `voidrail ctl ...`: drain dealers, disable methods.  Returns status. */
 int vr_ctl_command(int argc, char **argv);
 
+/* `voidrail client ...`: calls and queries (src/cli).  Returns status. */
+int vr_client_command(int argc, char **argv);
+
+/* `voidrail dealer ...`: serves a module or a program (src/cli). */
+int vr_dealer_command(int argc, char **argv);
+
+/* `voidrail keygen ...`: prints a new API key (src/cli). */
+int vr_keygen_command(int argc, char **argv);
+
 #endif /* VR_MAIN_H */

@@ -191,10 +191,8 @@ static void
 vr_lib_client_reconnected(vr_client_t *self)
 {
     vr_lib_hub_t *hub = self->hub;
-    vr_call_t    *c, *tmp;
+    vr_call_t    *c, *tmp, *login = NULL;
     vr_lib_msg_t *m;
-
-    vr_call_t    *login = NULL;
 
     vr_lib_log(&hub->log, VR_LEVEL_INFO, "reconnected to %s", self->endpoint);
     if (self->api_key != NULL) {
@@ -217,8 +215,34 @@ vr_lib_client_reconnected(vr_client_t *self)
     }
     pthread_mutex_unlock(&hub->lock);
     if (login != NULL) {
+        /* Before anything queued: a call must not beat the login. */
         vr_lib_client_auth_msg(self, &m);
-        vr_lib_outbox_push(&hub->outbox, m);
+        if (vr_lib_msg_send(self->sock, m) == VR_OK) {
+            vr_lib_msg_free(m);
+        } else {
+            vr_lib_outbox_push_front(&hub->outbox, m);
+        }
+    }
+}
+
+/*
+ * Acts on the monitor's events.  With an API key, nothing queued is sent
+ * between a disconnect and the login on the next connection (*hold).
+ */
+static void
+vr_lib_client_events(vr_client_t *self, bool *hold)
+{
+    int e;
+
+    while ((e = vr_lib_monitor_event(self->monitor)) != 0) {
+        if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            vr_lib_client_reconnected(self);
+            *hold = false;
+        } else if (e == ZMQ_EVENT_DISCONNECTED) {
+            vr_lib_log(&self->hub->log, VR_LEVEL_INFO, "disconnected from %s; "
+                       "reconnecting", self->endpoint);
+            *hold = self->api_key != NULL;
+        }
     }
 }
 
@@ -230,7 +254,7 @@ vr_lib_client_io(void *arg)
     zmq_pollitem_t  items[3];
     zmq_msg_t       frames[8];
     size_t          n;
-    bool            pending = false, closed;
+    bool            pending, closed, hold = false;
 
     for (;;) {
         pthread_mutex_lock(&hub->lock);
@@ -239,7 +263,9 @@ vr_lib_client_io(void *arg)
         if (closed) {
             break;
         }
-        pending = vr_lib_outbox_flush(&hub->outbox, self->sock);
+        /* Events first: a new connection's login goes out before calls. */
+        vr_lib_client_events(self, &hold);
+        pending = !hold && vr_lib_outbox_flush(&hub->outbox, self->sock);
         items[0] = (zmq_pollitem_t) { self->sock, 0,
                                       ZMQ_POLLIN | (pending ? ZMQ_POLLOUT : 0),
                                       0 };
@@ -255,17 +281,6 @@ vr_lib_client_io(void *arg)
         }
         if (items[1].revents & ZMQ_POLLIN) {
             vr_lib_outbox_drain_fd(&hub->outbox);
-        }
-        if (items[2].revents & ZMQ_POLLIN) {
-            int e;
-            while ((e = vr_lib_monitor_event(self->monitor)) != 0) {
-                if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-                    vr_lib_client_reconnected(self);
-                } else if (e == ZMQ_EVENT_DISCONNECTED) {
-                    vr_lib_log(&hub->log, VR_LEVEL_INFO, "disconnected "
-                               "from %s; reconnecting", self->endpoint);
-                }
-            }
         }
         while (vr_lib_recv(self->sock, frames, 8, &n) == VR_OK) {
             pthread_mutex_lock(&hub->lock);
@@ -508,13 +523,31 @@ vr_lib_client_login(vr_client_t *self, int64_t deadline, vr_error_t *err)
     }
 }
 
+/* Undoes a connect that failed, so that it may be tried again. */
+static int
+vr_lib_client_unconnect(vr_client_t *self)
+{
+    if (self->sock != NULL) {
+        zmq_socket_monitor(self->sock, NULL, 0);
+        zmq_close(self->sock);
+    }
+    if (self->monitor != NULL) {
+        zmq_close(self->monitor);
+    }
+    if (self->zctx != NULL) {
+        zmq_ctx_term(self->zctx);
+    }
+    self->sock = self->monitor = self->zctx = NULL;
+    return VR_ERROR;
+}
+
 int
 vr_client_connect(vr_client_t *self, int timeout_ms, vr_error_t *err)
 {
     int64_t deadline = vr_lib_deadline(timeout_ms);
 
     vr_lib_error_clear(err);
-    if (self == NULL || self->sock != NULL) {
+    if (self == NULL || self->connected) {
         vr_lib_error(err, "usage", "the client is NULL or already connected");
         return VR_ERROR;
     }
@@ -533,25 +566,23 @@ vr_client_connect(vr_client_t *self, int timeout_ms, vr_error_t *err)
     if (self->sock == NULL) {
         vr_lib_error(err, "usage", "cannot make a socket: %s",
                      zmq_strerror(errno));
-        return VR_ERROR;
+        return vr_lib_client_unconnect(self);
     }
     if (zmq_connect(self->sock, self->endpoint) != 0) {
         vr_lib_error(err, "usage", "cannot connect to \"%s\": %s",
                      self->endpoint, zmq_strerror(errno));
-        return VR_ERROR;
+        return vr_lib_client_unconnect(self);
     }
-    if (vr_lib_client_wait_connected(self, deadline, err) != VR_OK) {
-        return VR_ERROR;
-    }
-    if (self->api_key != NULL
-        && vr_lib_client_login(self, deadline, err) != VR_OK)
+    if (vr_lib_client_wait_connected(self, deadline, err) != VR_OK
+        || (self->api_key != NULL
+            && vr_lib_client_login(self, deadline, err) != VR_OK))
     {
-        return VR_ERROR;
+        return vr_lib_client_unconnect(self);
     }
     /* The socket belongs to the I/O thread from here on. */
     if (pthread_create(&self->io, NULL, vr_lib_client_io, self) != 0) {
         vr_lib_error(err, "usage", "cannot start a thread");
-        return VR_ERROR;
+        return vr_lib_client_unconnect(self);
     }
     self->connected = true;
     return VR_OK;

@@ -344,7 +344,9 @@ vr_job_param_int(vr_job_t *job, int pos, const char *name, long long *out)
     if (json_is_integer(v)) {
         *out = (long long) json_integer_value(v);
         rc = VR_OK;
-    } else if (json_is_real(v) && json_real_value(v) == (long long) json_real_value(v)) {
+    } else if (json_is_real(v)
+               && json_real_value(v) == (long long) json_real_value(v))
+    {
         *out = (long long) json_real_value(v);
         rc = VR_OK;
     }
@@ -355,7 +357,9 @@ vr_job_param_int(vr_job_t *job, int pos, const char *name, long long *out)
 int
 vr_job_result(vr_job_t *job, const char *json)
 {
-    if (json == NULL || !vr_lib_json_check(json, strlen(json), VR_LIB_JSON_ANY)) {
+    if (json == NULL
+        || !vr_lib_json_check(json, strlen(json), VR_LIB_JSON_ANY))
+    {
         return VR_ERROR;
     }
     free(job->result);

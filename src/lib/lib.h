@@ -124,9 +124,10 @@ int vr_lib_curve_set(vr_lib_curve_t *c, const char *server,
                      vr_error_t *err);
 
 /*
- * A DEALER socket with our options (identity, LINGER 0, IMMEDIATE,
- * reconnect 100 ms..1 s, CURVE when c->on) and a monitor on it: *monitor
- * is a PAIR socket that receives its handshake and disconnect events.
+ * A DEALER socket with our options (identity, LINGER 0, IMMEDIATE, IPv6
+ * as well as IPv4, reconnect 100 ms..1 s, CURVE when c->on) and a monitor
+ * on it: *monitor is a PAIR socket that receives its handshake and
+ * disconnect events.
  * NULL on failure.
  */
 void *vr_lib_socket(void *ctx, const char *identity, const vr_lib_curve_t *c,
@@ -182,6 +183,8 @@ int vr_lib_outbox_init(vr_lib_outbox_t *o);
 void vr_lib_outbox_fini(vr_lib_outbox_t *o);
 /* Appends m (the outbox owns it now) and wakes the I/O thread. */
 void vr_lib_outbox_push(vr_lib_outbox_t *o, vr_lib_msg_t *m);
+/* Puts m first (the outbox owns it now) and wakes the I/O thread. */
+void vr_lib_outbox_push_front(vr_lib_outbox_t *o, vr_lib_msg_t *m);
 /* Wakes the I/O thread (async-signal-safe). */
 void vr_lib_outbox_wake(vr_lib_outbox_t *o);
 /* Clears the wake-up. */

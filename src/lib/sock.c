@@ -8,6 +8,7 @@
 #include "config.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ vr_lib_socket(void *ctx, const char *identity, const vr_lib_curve_t *c,
     zmq_setsockopt(s, ZMQ_ROUTING_ID, identity, strlen(identity));
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
+    zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof(one));     /* also IPv4 */
     zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
     zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
@@ -314,6 +316,19 @@ vr_lib_outbox_push(vr_lib_outbox_t *o, vr_lib_msg_t *m)
         o->tail->next = m;
     }
     o->tail = m;
+    pthread_mutex_unlock(&o->lock);
+    vr_lib_outbox_wake(o);
+}
+
+void
+vr_lib_outbox_push_front(vr_lib_outbox_t *o, vr_lib_msg_t *m)
+{
+    pthread_mutex_lock(&o->lock);
+    m->next = o->head;
+    o->head = m;
+    if (o->tail == NULL) {
+        o->tail = m;
+    }
     pthread_mutex_unlock(&o->lock);
     vr_lib_outbox_wake(o);
 }

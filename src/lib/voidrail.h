@@ -113,8 +113,9 @@ typedef struct vr_call_s    vr_call_t;
  * A client of the gateway at endpoint ("tcp://127.0.0.1:5555"), not yet
  * connected.  The api_key defaults to $VOIDRAIL_API_KEY; CURVE is off
  * unless vr_client_set_curve() is called or $VOIDRAIL_USE_CURVE is true
- * and $VOIDRAIL_CURVE_SERVER_KEY set.  Returns NULL only when endpoint is
- * NULL.  The caller owns the client: vr_client_destroy() it.
+ * and $VOIDRAIL_CURVE_SERVER_KEY set.  Returns NULL when endpoint is NULL
+ * (or no file descriptor is left).  The caller owns the client:
+ * vr_client_destroy() it.
  */
 VR_EXPORT vr_client_t *vr_client_new(const char *endpoint);
 
@@ -138,7 +139,11 @@ VR_EXPORT int vr_client_set_curve(vr_client_t *self, const char *server_key,
                                   const char *public_key,
                                   const char *secret_key);
 
-/* Where the client logs (default: warnings and errors to stderr). */
+/*
+ * Where the client logs (default: warnings and errors to stderr), before
+ * connecting; fn is called from the client's threads, data is the
+ * caller's.
+ */
 VR_EXPORT void vr_client_set_log(vr_client_t *self, int max_level,
                                  vr_log_fn fn, void *data);
 
@@ -146,8 +151,9 @@ VR_EXPORT void vr_client_set_log(vr_client_t *self, int max_level,
  * Connects and waits until the gateway accepts the connection (and, with
  * an API key, the key) within timeout_ms (< 0: forever).  Returns VR_OK,
  * or VR_ERROR with err->code "unreachable" (no connection), "unauthorized"
- * (key refused) or "timeout" (no answer to the key).  A connected client
- * reconnects by itself if the gateway restarts, and logs in again.
+ * (key refused) or "timeout" (no answer to the key); it may then be
+ * tried again.  A connected client reconnects by itself if the gateway
+ * restarts, and logs in again.
  */
 VR_EXPORT int vr_client_connect(vr_client_t *self, int timeout_ms,
                                 vr_error_t *err);
@@ -302,7 +308,12 @@ VR_EXPORT int vr_dealer_add(vr_dealer_t *self, const char *name,
 VR_EXPORT int vr_dealer_add_def(vr_dealer_t *self, const vr_method_def_t *def,
                                 void *data);
 
-/* Settings; each before the dealer starts, VR_ERROR when out of range. */
+/*
+ * Settings, each before the dealer starts; strings are copied; VR_ERROR
+ * when a value is out of range or the dealer runs.  The group (default:
+ * the service name), the dealer key (NULL: none), CURVE keys as for
+ * vr_client_set_curve().
+ */
 VR_EXPORT int vr_dealer_set_group(vr_dealer_t *self, const char *group);
 VR_EXPORT int vr_dealer_set_api_key(vr_dealer_t *self, const char *api_key);
 VR_EXPORT int vr_dealer_set_curve(vr_dealer_t *self, const char *server_key,
@@ -322,6 +333,11 @@ VR_EXPORT int vr_dealer_set_stop_timeout(vr_dealer_t *self, int timeout_ms);
  * dropped.  Off by default.
  */
 VR_EXPORT int vr_dealer_set_cancel(vr_dealer_t *self, int on);
+/*
+ * Where the dealer logs (default: warnings and errors to stderr), before
+ * it starts; fn is called from the dealer's threads, data is the
+ * caller's.
+ */
 VR_EXPORT void vr_dealer_set_log(vr_dealer_t *self, int max_level,
                                  vr_log_fn fn, void *data);
 
@@ -338,16 +354,19 @@ VR_EXPORT const char *vr_dealer_identity(const vr_dealer_t *self);
 VR_EXPORT int vr_dealer_start(vr_dealer_t *self);
 
 /*
- * Asks the dealer to stop: no new requests are taken (it registers
- * without methods), running handlers get stop_timeout_ms to finish and
- * answer, then it leaves the gateway ("shutdown") and its threads end.
- * Returns at once.  Safe from any thread, a handler and a signal handler.
+ * Asks the dealer to stop: no new requests are taken (while it holds some
+ * it registers again without methods), running handlers get
+ * stop_timeout_ms to finish and answer (then vr_job_cancelled() turns
+ * true for them), then it leaves the gateway ("shutdown") and its threads
+ * end.  Returns at once.  Safe from any thread, a handler and a signal
+ * handler.
  */
 VR_EXPORT void vr_dealer_stop(vr_dealer_t *self);
 
 /*
- * Waits until the dealer has stopped (after vr_dealer_stop()).  Returns
- * VR_OK.
+ * Waits until the dealer has stopped (after vr_dealer_stop()), its
+ * handlers included: a handler that never returns keeps it waiting.  One
+ * thread at a time.  Returns VR_OK.
  */
 VR_EXPORT int vr_dealer_wait(vr_dealer_t *self);
 

@@ -1,0 +1,69 @@
+/*
+ * cli_util.c: option values shared by the client and dealer commands.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "voidrail.h"
+#include "cli.h"
+
+char *
+vr_cli_endpoint(const char *endpoint, const char *host, const char *port)
+{
+    size_t n;
+    char  *ep;
+    bool   v6 = strchr(host, ':') != NULL;
+
+    if (endpoint != NULL) {
+        return strdup(endpoint);
+    }
+    n = strlen(host) + strlen(port) + 16;
+    ep = malloc(n);
+    snprintf(ep, n, "tcp://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+             port);
+    return ep;
+}
+
+int
+vr_cli_seconds_ms(const char *text)
+{
+    char   *end;
+    double  s = strtod(text, &end);
+
+    if (end == text || *end != '\0' || !(s >= 0) || s > 2000000) {
+        return -1;
+    }
+    return (int) (s * 1000 + 0.5);
+}
+
+int
+vr_cli_count(const char *text, int max)
+{
+    char *end;
+    long  n = strtol(text, &end, 10);
+
+    if (end == text || *end != '\0' || n < 1 || n > max) {
+        return -1;
+    }
+    return (int) n;
+}
+
+int
+vr_cli_level(const char *python)
+{
+    static const struct { const char *name; int level; } map[] = {
+        { "DEBUG", VR_LEVEL_DEBUG }, { "INFO", VR_LEVEL_INFO },
+        { "WARNING", VR_LEVEL_WARN }, { "WARN", VR_LEVEL_WARN },
+        { "ERROR", VR_LEVEL_ERROR }, { "CRITICAL", VR_LEVEL_ERROR },
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcasecmp(python, map[i].name) == 0) {
+            return map[i].level;
+        }
+    }
+    return -1;
+}
