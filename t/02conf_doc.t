@@ -26,8 +26,12 @@ for i, line in enumerate(lines):
         section = m.group(1)
         if m.group(2):              # a section that is one value (a list)
             seen[section] = m.group(2)
-            if i > 0 and lines[i - 1].lstrip().startswith("#"):
-                commented.add(section)
+        if i > 0 and lines[i - 1].lstrip().startswith("#"):
+            commented.add(section)
+        continue
+    m = re.match(r"^# The default is none \(([a-z_]+): (\S+)\)", line)
+    if m:                           # a list section set to an example
+        seen.setdefault(m.group(1), m.group(2))
         continue
     m = re.match(r"^  ([a-z_]+):\s*(.*?)\s*$", line)
     if m and section:
