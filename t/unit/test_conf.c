@@ -159,16 +159,45 @@ conf_eq(const vr_directive_t *table, const void *a, const void *b,
 }
 
 static bool
-cycles_eq(vr_cycle_t *a, vr_cycle_t *b, vr_buf_t *why)
+cycles_eq_but(vr_cycle_t *a, vr_cycle_t *b, vr_buf_t *why, const char *skip)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if (!conf_eq((*m)->directives, a->conf[(*m)->index],
-                     b->conf[(*m)->index], (*m)->name, why))
+        if (skip != NULL && strcmp((*m)->name, skip) == 0) {
+            continue;
+        }
+        if ((*m)->section != NULL) {
+            /* A section that is a list: compare what -T prints of it. */
+            vr_directive_t table[2] = { *(*m)->section, vr_null_directive };
+            vr_buf_t       ta = VR_BUF_INIT, tb = VR_BUF_INIT;
+            bool           same;
+
+            vr_conf_show(&ta, 0, table, a->conf[(*m)->index]);
+            vr_conf_show(&tb, 0, table, b->conf[(*m)->index]);
+            same = ta.len == tb.len && memcmp(ta.p, tb.p, ta.len) == 0;
+            if (!same) {
+                vr_buf_printf_b(why, "(%s differs)", (*m)->name);
+            }
+            vr_buf_free(&ta);
+            vr_buf_free(&tb);
+            if (!same) {
+                return false;
+            }
+            continue;
+        }
+        if ((*m)->directives != NULL
+            && !conf_eq((*m)->directives, a->conf[(*m)->index],
+                        b->conf[(*m)->index], (*m)->name, why))
         {
             return false;
         }
     }
     return true;
+}
+
+static bool
+cycles_eq(vr_cycle_t *a, vr_cycle_t *b, vr_buf_t *why)
+{
+    return cycles_eq_but(a, b, why, NULL);
 }
 
 /* ---- vr_parse_msec / vr_parse_size ----------------------------------- */
@@ -352,6 +381,12 @@ yaml_for(const char *path, const char *value, vr_buf_t *text, vr_buf_t *base)
     const char *last = strrchr(path, '.');
     int         n0 = (int) (dot1 - path);
 
+    if (dot1 == NULL) {
+        /* A section that is one value (workers: []). */
+        vr_buf_printf_b(text, "%s: %s\n", path, value);
+        vr_buf_adds(base, "{}\n");
+        return;
+    }
     vr_buf_printf_b(text, "%.*s:\n", n0, path);
     vr_buf_printf_b(base, "%.*s:\n", n0, path);
     if (dot2 == NULL) {
@@ -483,8 +518,9 @@ test_defaults(void)
         }
         ok(found, "-K key %s is expected", line);
 
-        /* ... and writing that default explicitly changes nothing. */
-        if (tab2[1] != '\0') {
+        /* ... and writing that default explicitly changes nothing (keys
+         * of list elements need an element: left to the workers tests). */
+        if (tab2[1] != '\0' && strstr(line, "[]") == NULL) {
             vr_buf_t text = VR_BUF_INIT, base = VR_BUF_INIT, why = VR_BUF_INIT;
             vr_cycle_t *a, *b;
 
@@ -523,9 +559,9 @@ test_defaults(void)
         c2 = vr_cycle_load(path, NULL, &err);
         if (ok(c2 != NULL, "conf/voidrail.yaml loads from the file")) {
             vr_buf_t why = VR_BUF_INIT;
-            ok(cycles_eq(c, c2, &why),
-               "conf/voidrail.yaml holds exactly the defaults %s",
-               why.p ? why.p : "");
+            ok(cycles_eq_but(c, c2, &why, "workers"),
+               "conf/voidrail.yaml holds exactly the defaults, but for its "
+               "demo worker %s", why.p ? why.p : "");
             vr_buf_free(&why);
             vr_cycle_destroy(&c2);
         } else {
