@@ -430,7 +430,9 @@ vr_http_stream_start(vr_http_req_t *hr, const char *type,
         vr_http_stream_refuse(hr);
         return VR_ERROR;
     }
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+    /* A small block: every open stream holds one, idle or not; the loop
+     * gives a busy stream several MHD turns instead (vr_http_run). */
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024,
                                              vr_http_stream_reader, hr, NULL);
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");

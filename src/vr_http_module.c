@@ -127,7 +127,7 @@ vr_http_retired(vr_http_listener_t *l)
 }
 
 /* Streams write one block per MHD turn: a few more turns while they send. */
-#define VR_HTTP_STREAM_TURNS  8
+#define VR_HTTP_STREAM_TURNS  32
 
 static void
 vr_http_run(void *data)
