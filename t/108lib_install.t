@@ -101,10 +101,11 @@ for name, text in programs.items():
     with open(src, "w") as f:
         f.write(text)
     exe = src[:-2]
+    # A sanitizer build's library needs its programs built the same way.
     p = subprocess.run("cc -std=c99 -Wall -Wextra -Wno-unused-parameter "
-                       "-Werror -o %s %s %s"
-                       % (exe, src, flags), shell=True, env=pkg_env,
-                       capture_output=True)
+                       "-Werror %s -o %s %s %s"
+                       % (os.environ.get("VR_SAN_FLAGS", ""), exe, src, flags),
+                       shell=True, env=pkg_env, capture_output=True)
     is_(p.returncode, 0, "%s builds with -std=c99 -Wall -Wextra -Werror"
         % name) or diag(p.stderr.decode())
     binaries[name] = exe
@@ -117,8 +118,9 @@ if shutil.which("c++"):
     with open(hdr, "w") as f:
         f.write("#include <voidrail.h>\nint main() { return "
                 "vr_version() == nullptr; }\n")
-    p = subprocess.run("c++ -Wall -Werror -o %s %s %s" % (hdr[:-3], hdr,
-                                                           flags),
+    p = subprocess.run("c++ -Wall -Werror %s -o %s %s %s"
+                       % (os.environ.get("VR_SAN_FLAGS", ""), hdr[:-3], hdr,
+                          flags),
                        shell=True, env=pkg_env, capture_output=True)
     is_(p.returncode, 0, "voidrail.h is usable from C++") \
         or diag(p.stderr.decode())
