@@ -130,7 +130,7 @@ static const vr_directive_t vr_worker_directives[] = {
 #undef F
 
 static const vr_conf_blocks_t vr_worker_blocks = {
-    vr_worker_directives, sizeof(vr_worker_conf_t), "worker"
+    vr_worker_directives, sizeof(vr_worker_conf_t), "worker", NULL
 };
 
 static const vr_directive_t vr_workers_section = {

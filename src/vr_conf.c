@@ -351,7 +351,11 @@ vr_conf_reference(const char *prefix, const vr_directive_t *table,
                         d->dflt ? d->dflt : "",
                         (d->flags & VR_CONF_RELOAD) ? "reload" : "restart",
                         d->doc);
-        if (d->set == vr_conf_set_blocks || d->set == vr_conf_set_block_list) {
+        if (d->set == vr_conf_set_block) {
+            vr_conf_reference(path, d->post, out);
+        } else if (d->set == vr_conf_set_blocks
+                   || d->set == vr_conf_set_block_list)
+        {
             const vr_conf_blocks_t *b = d->post;
             char                    sub[300];
 

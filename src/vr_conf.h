@@ -30,6 +30,7 @@ typedef const char *(*vr_conf_set_pt)(vr_conf_t *cf, const vr_directive_t *d,
                                       yaml_node_t *node, void *conf);
 
 #define VR_CONF_RELOAD  0x01    /* a SIGHUP may change it */
+#define VR_CONF_SECRET  0x02    /* shown only as its "sha256:<hex>" digest */
 
 struct vr_directive_s {
     const char       *name;
@@ -60,6 +61,8 @@ typedef struct {
     const vr_directive_t *directives;
     size_t                elt_size;
     const char           *key_doc;      /* what the map's keys are */
+    /* Block lists: a scalar item stands for a block with only this key. */
+    const char           *scalar_key;
 } vr_conf_blocks_t;
 
 typedef struct {
@@ -167,6 +170,9 @@ const char *vr_conf_set_blocks(vr_conf_t *, const vr_directive_t *,
 /* A sequence of blocks: elements are named by their own "name" key. */
 const char *vr_conf_set_block_list(vr_conf_t *, const vr_directive_t *,
                                    yaml_node_t *, void *);
+/* One nested mapping: d->post is its directive table, the field a struct. */
+const char *vr_conf_set_block(vr_conf_t *, const vr_directive_t *,
+                              yaml_node_t *, void *);
 const char *vr_conf_set_strmap(vr_conf_t *, const vr_directive_t *,
                                yaml_node_t *, void *);
 

@@ -409,6 +409,46 @@ vr_conf_set_blocks(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
     return NULL;
 }
 
+/* A scalar item of a block list: the block's defaults and its scalar_key. */
+static int
+vr_conf_block_scalar(vr_conf_t *cf, const char *prefix,
+                     const vr_conf_blocks_t *b, yaml_node_t *v, void *elt)
+{
+    const vr_directive_t *d;
+    const char           *msg;
+    char                  saved[sizeof(cf->path)];
+
+    if (vr_conf_block(cf, prefix, b->directives, NULL, elt) != VR_OK) {
+        return VR_ERROR;
+    }
+    for (d = b->directives; strcmp(d->name, b->scalar_key) != 0; d++) {
+        /* the table has it */
+    }
+    memcpy(saved, cf->path, sizeof(saved));
+    snprintf(cf->path, sizeof(cf->path), "%s", prefix);
+    msg = d->set(cf, d, v, elt);
+    if (msg != NULL) {
+        vr_conf_error_node(cf, v, prefix, msg);
+    }
+    memcpy(cf->path, saved, sizeof(saved));
+    return msg == NULL ? VR_OK : VR_ERROR;
+}
+
+const char *
+vr_conf_set_block(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
+                  void *conf)
+{
+    char prefix[sizeof(cf->path)];
+
+    memcpy(prefix, cf->path, sizeof(prefix));
+    if (vr_conf_block(cf, prefix, d->post, node,
+                      (char *) conf + d->offset) != VR_OK)
+    {
+        return "invalid block";
+    }
+    return NULL;
+}
+
 const char *
 vr_conf_set_block_list(vr_conf_t *cf, const vr_directive_t *d,
                        yaml_node_t *node, void *conf)
@@ -436,7 +476,11 @@ vr_conf_set_block_list(vr_conf_t *cf, const vr_directive_t *d,
         const char  *name;
 
         snprintf(prefix, sizeof(prefix), "%s[%zu]", cf->path, i);
-        if (vr_conf_block(cf, prefix, b->directives, v, elt) != VR_OK) {
+        if (b->scalar_key != NULL && v->type == YAML_SCALAR_NODE) {
+            if (vr_conf_block_scalar(cf, prefix, b, v, elt) != VR_OK) {
+                return "invalid block";
+            }
+        } else if (vr_conf_block(cf, prefix, b->directives, v, elt) != VR_OK) {
             return "invalid block";
         }
         name = *(char **) elt;

@@ -4,6 +4,8 @@
  * Each value is printed from the loaded conf by the kind of its setter,
  * in a form the loader reads back to the same value: durations and sizes
  * with the largest exact unit, strings as JSON (which YAML reads).
+ * Secrets (VR_CONF_SECRET) appear only as their "sha256:<hex>" digest,
+ * which key lists read back as the same key.
  */
 #include "config.h"
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include "vr_core.h"
 #include "vr_buf.h"
 #include "vr_conf.h"
+#include "vr_crypto.h"
 #include "vr_json.h"
 
 #define vr_show_field(conf, d, type) \
@@ -47,15 +50,32 @@ vr_show_size(vr_buf_t *out, int64_t v)
     vr_buf_printf_b(out, "%lld", (long long) v);
 }
 
+/* A string value; a secret as its digest (a malformed one as "sha256:?"). */
 static void
-vr_show_strs(vr_buf_t *out, const vr_strs_t *s)
+vr_show_str(vr_buf_t *out, const char *s, bool secret)
+{
+    vr_digest_t d;
+    char        hex[2 * VR_DIGEST_LEN + 1];
+
+    if (!secret) {
+        vr_json_escape(out, s, strlen(s));
+    } else if (vr_key_digest(s, &d) == VR_OK) {
+        vr_digest_hex(&d, hex);
+        vr_buf_printf_b(out, "\"sha256:%s\"", hex);
+    } else {
+        vr_buf_adds(out, "\"sha256:?\"");
+    }
+}
+
+static void
+vr_show_strs(vr_buf_t *out, const vr_strs_t *s, bool secret)
 {
     vr_buf_addc(out, '[');
     for (size_t i = 0; i < s->n; i++) {
         if (i > 0) {
             vr_buf_adds(out, ", ");
         }
-        vr_json_escape(out, s->v[i], strlen(s->v[i]));
+        vr_show_str(out, s->v[i], secret);
     }
     vr_buf_addc(out, ']');
 }
@@ -86,13 +106,21 @@ vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
         if (vr_show_unset(d, conf)) {
             continue;
         }
+        bool secret = (d->flags & VR_CONF_SECRET) != 0;
+
         vr_buf_printf_b(out, "%*s%s:", indent, "", d->name);
-        if (d->set != vr_conf_set_blocks && d->set != vr_conf_set_block_list) {
+        if (d->set != vr_conf_set_blocks && d->set != vr_conf_set_block_list
+            && d->set != vr_conf_set_block)
+        {
             vr_buf_addc(out, ' ');
         }
         if (d->set == vr_conf_set_str) {
-            const char *s = *vr_show_field(conf, d, char *);
-            vr_json_escape(out, s, strlen(s));
+            vr_show_str(out, *vr_show_field(conf, d, char *), secret);
+        } else if (d->set == vr_conf_set_block) {
+            vr_buf_addc(out, '\n');
+            vr_conf_show(out, indent + 2, d->post,
+                         (const char *) conf + d->offset);
+            out->len--;                 /* the last newline: added below */
         } else if (d->set == vr_conf_set_flag) {
             vr_buf_adds(out, *vr_show_field(conf, d, bool) ? "true" : "false");
         } else if (d->set == vr_conf_set_int) {
@@ -152,7 +180,7 @@ vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
             }
             vr_buf_addc(out, '}');
         } else {
-            vr_show_strs(out, vr_show_field(conf, d, vr_strs_t));
+            vr_show_strs(out, vr_show_field(conf, d, vr_strs_t), secret);
         }
         vr_buf_addc(out, '\n');
     }

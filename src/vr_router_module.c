@@ -30,7 +30,8 @@ static const vr_directive_t vr_method_policy_directives[] = {
 };
 
 static const vr_conf_blocks_t vr_method_policies = {
-    vr_method_policy_directives, sizeof(vr_method_policy_t), "method glob"
+    vr_method_policy_directives, sizeof(vr_method_policy_t), "method glob",
+    NULL
 };
 
 static const vr_directive_t vr_service_policy_directives[] = {
@@ -42,7 +43,7 @@ static const vr_directive_t vr_service_policy_directives[] = {
 };
 
 static const vr_conf_blocks_t vr_service_policies = {
-    vr_service_policy_directives, sizeof(vr_service_policy_t), "group"
+    vr_service_policy_directives, sizeof(vr_service_policy_t), "group", NULL
 };
 
 #define F(field)  offsetof(vr_router_conf_t, field)

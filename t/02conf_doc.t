@@ -17,13 +17,13 @@ ok(len(keys) > 30, "voidrail -K lists the keys (%d)" % len(keys))
 ok(all(len(k) == 5 and k[4] for k in keys),
    "every key has a type, a default column, reload or restart, and a text")
 
-section, seen, commented = None, {}, set()
+section, stack, seen, commented = None, [], {}, set()
 with open(conf) as f:
     lines = f.read().splitlines()
 for i, line in enumerate(lines):
     m = re.match(r"^([a-z_]+):\s*(.*?)\s*$", line)
     if m:
-        section = m.group(1)
+        section, stack = m.group(1), []
         if m.group(2):              # a section that is one value (a list)
             seen[section] = m.group(2)
         if i > 0 and lines[i - 1].lstrip().startswith("#"):
@@ -33,10 +33,12 @@ for i, line in enumerate(lines):
     if m:                           # a list section set to an example
         seen.setdefault(m.group(1), m.group(2))
         continue
-    m = re.match(r"^  ([a-z_]+):\s*(.*?)\s*$", line)
+    m = re.match(r"^((?:  )+)([a-z_]+):\s*(.*?)\s*$", line)
     if m and section:
-        path = "%s.%s" % (section, m.group(1))
-        seen[path] = m.group(2)
+        depth = len(m.group(1)) // 2    # 1: in the section, 2: in a block
+        stack[depth - 1:] = [m.group(2)]
+        path = ".".join([section] + stack)
+        seen[path] = m.group(3)
         if i > 0 and lines[i - 1].lstrip().startswith("#"):
             commented.add(path)
 
