@@ -11,11 +11,10 @@ prints "ID <service_id>" first, then one line per event: "register_ack",
 "call <request_id> <func_name>", "error <text>", "router_shutdown",
 "reconnect <seconds>", ...  SIGTERM or SIGINT: it leaves like the Python
 dealer (shutdown) and exits 0.  It dies with the test process
-(PR_SET_PDEATHSIG), so a killed test leaves no dealer behind.
+(peers.die_with_parent), so a killed test leaves no dealer behind.
 """
 
 import argparse
-import ctypes
 import os
 import signal
 import sys
@@ -27,20 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
 
 
-def die_with_parent():
-    PR_SET_PDEATHSIG = 1
-    parent = os.getppid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG,
-                                                signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:      # the parent died before prctl
-        os._exit(1)
-
-
 def main():
-    die_with_parent()
+    peers.die_with_parent()
     ap = argparse.ArgumentParser()
     ap.add_argument("endpoint")
     ap.add_argument("--kind", choices=("threaded", "async"), default="threaded")

@@ -43,6 +43,24 @@ __all__ = [
 
 CTX = zmq.Context.instance()
 
+# ---- processes ------------------------------------------------------------
+
+def die_with_parent():
+    """For a peer started as a process of its own: exits when the test
+    process that started it is gone, so a killed test leaves no peer
+    behind.  (PR_SET_PDEATHSIG would fire when the *thread* that started
+    the process ends, such as a test's chaos thread, long before the test;
+    so a watchdog thread polls the parent pid instead.)"""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
 # ---- the JSON shapes of A.3 ------------------------------------------------
 
 ROUTER_INFO_KEYS = (
