@@ -322,6 +322,7 @@ vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
     vr_call_args_t a = { VR_BUF_INIT, VR_BUF_INIT };
     vr_msec_t      timeout_ms = vr_invoke_timeout(hr);
     vr_invoke_t   *inv;
+    vr_grant_t    *grant;
     const char    *problem;
     vr_buf_t       b = VR_BUF_INIT;
 
@@ -349,6 +350,10 @@ vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
         vr_call_args_free(&a);
         return;
     }
+    if (!vr_http_admit_call(hr, method, &grant)) {
+        vr_call_args_free(&a);
+        return;
+    }
     inv = vr_calloc(1, sizeof(*inv));
     inv->hr = hr;
     inv->hr_holds = true;
@@ -357,6 +362,7 @@ vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
     vr_http_set_data(hr, inv, vr_invoke_hr_done);
     inv->r = vr_call_new(vr_invoke_broker, method, &a, vr_http_request_id(hr),
                          &vr_invoke_origin, inv, timeout_ms);
+    inv->r->grant = grant;
     vr_call_args_free(&a);
     vr_request_submit(inv->r);
     if (inv->finished) {

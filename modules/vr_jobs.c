@@ -349,6 +349,7 @@ vr_jobs_create(vr_http_req_t *hr, const char *method)
     const char    *body, *problem, *type = vr_http_header(hr, "Content-Type");
     size_t         len;
     vr_job_t      *job;
+    vr_grant_t    *grant;
     char           location[80];
     bool           both = type != NULL
                           && strncasecmp(type,
@@ -377,6 +378,10 @@ vr_jobs_create(vr_http_req_t *hr, const char *method)
         vr_call_args_free(&a);
         return;
     }
+    if (!vr_http_admit_call(hr, method, &grant)) {
+        vr_call_args_free(&a);
+        return;
+    }
     job = vr_calloc(1, sizeof(*job));
     vr_base64url(rnd, sizeof(rnd), job->id);
     job->method = vr_strdup(method);
@@ -388,6 +393,7 @@ vr_jobs_create(vr_http_req_t *hr, const char *method)
 
     job->r = vr_call_new(vr_jobs.broker, method, &a, job->rid, &vr_job_origin,
                          job, 0);
+    job->r->grant = grant;
     vr_call_args_free(&a);
     vr_request_submit(job->r);
 

@@ -27,7 +27,6 @@
 #define VR_BROKER_BATCH      512
 #define VR_BROKER_TICK_MS    100
 #define VR_BROKER_SHUTDOWN_GRACE_MS  200
-#define VR_METHOD_NAME_MAX   512
 
 /* ---- the origin of ZeroMQ clients ------------------------------------- */
 
@@ -114,13 +113,15 @@ vr_broker_reply(vr_broker_t *b, zmq_msg_t *id, const char *type,
 
 /* ---- client side ------------------------------------------------------ */
 
+/* Has the client logged in (when it must)?  *grant: its key's grant. */
 static bool
-vr_broker_client_ok(vr_broker_t *b, zmq_msg_t *id)
+vr_broker_client_ok(vr_broker_t *b, zmq_msg_t *id, vr_grant_t **grant)
 {
+    *grant = NULL;
     return b->auth.client_required == NULL
            || !b->auth.client_required(b->auth.data)
-           || b->auth.client_known(b->auth.data, zmq_msg_data(id),
-                                   zmq_msg_size(id));
+           || b->auth.client_session(b->auth.data, zmq_msg_data(id),
+                                     zmq_msg_size(id), grant);
 }
 
 static void
@@ -128,6 +129,7 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
 {
     json_t          *auth, *key;
     vr_auth_result_t rc = VR_AUTH_NOT_NEEDED;
+    vr_refusal_t     why;
 
     if (n < 3) {
         vr_broker_router_error(b, &frames[0], NULL, "Invalid auth format",
@@ -138,15 +140,22 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         auth = json_loadb(zmq_msg_data(&frames[2]), zmq_msg_size(&frames[2]),
                           0, NULL);
         key = json_object_get(auth, "api_key");
-        rc = b->auth.client_login(b->auth.data, zmq_msg_data(&frames[0]),
+        rc = b->auth.client_login(b->auth.data,
+                                  vr_wire_peer_address(&frames[0]),
+                                  zmq_msg_data(&frames[0]),
                                   zmq_msg_size(&frames[0]),
                                   json_string_value(key),
-                                  json_string_length(key));
+                                  json_string_length(key), &why);
         json_decref(auth);
     }
     if (rc == VR_AUTH_FAILED) {
         vr_broker_router_error(b, &frames[0], NULL, "Authentication failed",
                                "unauthorized");
+        return;
+    }
+    if (rc == VR_AUTH_THROTTLED) {
+        vr_broker_router_error(b, &frames[0], NULL, why.text,
+                               vr_code_name(why.code));
         return;
     }
     /* With no client keys, one auth_ack (PROTOCOL.md B.5). */
@@ -157,7 +166,9 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
 static void
 vr_broker_on_admin(vr_broker_t *b, vr_msg_type_t type, zmq_msg_t *frames)
 {
-    if (!vr_broker_client_ok(b, &frames[0])) {
+    vr_grant_t *grant;
+
+    if (!vr_broker_client_ok(b, &frames[0], &grant)) {
         vr_broker_router_error(b, &frames[0], NULL, "Not authenticated",
                                "unauthorized");
         return;
@@ -206,6 +217,8 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     size_t          name_len, size;
     bool            valid;
     char            idbuf[VR_LOG_ID_SIZE], text[256];
+    vr_grant_t     *grant;
+    vr_refusal_t    why;
 
     if (n < 4) {
         /* No body: nothing names the request, nothing can answer it. */
@@ -233,7 +246,7 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         vr_buf_free(&rid);
         return;
     }
-    if (!vr_broker_client_ok(b, &frames[0])) {
+    if (!vr_broker_client_ok(b, &frames[0], &grant)) {
         vr_buf_t rid_json = VR_BUF_INIT;
 
         vr_json_escape(&rid_json, rid.p, rid.len);
@@ -281,12 +294,19 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         vr_buf_free(&rid);
         return;
     }
+    if (vr_broker_admit(b, grant, name, name_len, &why) != VR_OK) {
+        vr_broker_refuse_call(b, &frames[0], rid.p, rid.len, why.code,
+                              why.text);
+        vr_buf_free(&rid);
+        return;
+    }
 
     vr_request_t *r = vr_request_new(b, name, name_len,
                                      zmq_msg_data(&frames[0]),
                                      zmq_msg_size(&frames[0]),
                                      rid.p, rid.len, &frames[3], n - 3,
                                      &vr_zclient_origin, NULL, 0);
+    r->grant = grant;
     vr_buf_free(&rid);
     vr_request_submit(r);
 }
@@ -633,6 +653,16 @@ void
 vr_broker_set_auth(vr_broker_t *b, const vr_auth_ops_t *ops)
 {
     b->auth = *ops;
+}
+
+int
+vr_broker_admit(vr_broker_t *b, vr_grant_t *grant, const char *name,
+                size_t len, vr_refusal_t *why)
+{
+    if (b->auth.admit == NULL) {
+        return VR_OK;
+    }
+    return b->auth.admit(b->auth.data, grant, name, len, why);
 }
 
 void

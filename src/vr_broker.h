@@ -60,6 +60,9 @@ typedef struct {
 
 extern vr_module_t vr_router_module;
 
+/* Longest method name ("Service.method") accepted, in bytes. */
+#define VR_METHOD_NAME_MAX  512
+
 /* ---- terminal error codes (PROTOCOL.md B.2) --------------------------- */
 
 typedef enum {
@@ -86,24 +89,52 @@ int vr_code_http_status(vr_code_t code);
 typedef enum {
     VR_AUTH_OK = 0,
     VR_AUTH_FAILED,                 /* wrong or missing key */
-    VR_AUTH_NOT_NEEDED              /* no keys configured on that side */
+    VR_AUTH_NOT_NEEDED,             /* no keys configured on that side */
+    VR_AUTH_THROTTLED               /* too many failures from the address */
 } vr_auth_result_t;
 
+/* Why a call or a login was refused. */
+typedef struct {
+    vr_code_t   code;               /* forbidden, rate_limited */
+    vr_msec_t   retry_after_ms;     /* rate_limited: when to try again */
+    char        text[200];
+} vr_refusal_t;
+
+/*
+ * addr is the peer's address ("" when unknown): failures are counted per
+ * address, and an address over the limit gets VR_AUTH_THROTTLED (with
+ * *why filled) whatever key it presents.
+ */
 typedef struct {
     /* True when dealers must present a key in register. */
     bool (*dealer_required)(void *data);
-    vr_auth_result_t (*dealer_check)(void *data, const char *key, size_t len);
+    vr_auth_result_t (*dealer_check)(void *data, const char *addr,
+                                     const char *key, size_t len,
+                                     vr_refusal_t *why);
     /* True when clients must authenticate before anything else. */
     bool (*client_required)(void *data);
     /* An `auth` message: check the key, remember the identity. */
-    vr_auth_result_t (*client_login)(void *data, const void *cid,
-                                     size_t cid_len, const char *key,
-                                     size_t len);
-    /* Has this identity logged in (and is its key still valid)? */
-    bool (*client_known)(void *data, const void *cid, size_t cid_len);
+    vr_auth_result_t (*client_login)(void *data, const char *addr,
+                                     const void *cid, size_t cid_len,
+                                     const char *key, size_t len,
+                                     vr_refusal_t *why);
+    /*
+     * Has this identity logged in (and is its key still valid)?  *grant:
+     * its key's grant.
+     */
+    bool (*client_session)(void *data, const void *cid, size_t cid_len,
+                           vr_grant_t **grant);
     /* A key presented with one request (HTTP); no memory of it. */
-    vr_auth_result_t (*client_check)(void *data, const char *key,
-                                     size_t len);
+    vr_auth_result_t (*client_check)(void *data, const char *addr,
+                                     const char *key, size_t len,
+                                     vr_grant_t **grant, vr_refusal_t *why);
+    /*
+     * One call of method name under grant (NULL: no key in play): VR_OK,
+     * and the grant counts it until release(); or VR_ERROR with *why.
+     */
+    int  (*admit)(void *data, vr_grant_t *grant, const char *name,
+                  size_t len, vr_refusal_t *why);
+    void (*release)(void *data, vr_grant_t *grant);
     void *data;
 } vr_auth_ops_t;
 
@@ -191,6 +222,14 @@ void vr_broker_destroy(vr_broker_t **bp);
 
 /* Installs authentication hooks (a copy is kept). */
 void vr_broker_set_auth(vr_broker_t *b, const vr_auth_ops_t *ops);
+
+/*
+ * Admission of one call of method name under grant (NULL: none): VR_OK
+ * (the caller stores grant in the request, whose end releases it), or
+ * VR_ERROR with *why.  Always VR_OK without an auth module.
+ */
+int vr_broker_admit(vr_broker_t *b, vr_grant_t *grant, const char *name,
+                    size_t len, vr_refusal_t *why);
 
 /*
  * An operator turns a method off (calls end with no_service at once, those

@@ -48,7 +48,7 @@ vr_conf_fail(vr_conf_t *cf, yaml_mark_t mark, const char *path,
     cf->error = vr_buf_steal(&b, NULL);
 }
 
-static void
+void
 vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark)
 {
     if (cf->nmarks == cf->marks_cap) {
@@ -202,12 +202,18 @@ vr_conf_default(vr_conf_t *cf, const vr_directive_t *d, void *conf)
     if (!yaml_parser_load(&parser, &doc)) {
         msg = "default is not YAML";
     } else {
-        yaml_node_t *node = yaml_document_get_root_node(&doc);
+        yaml_node_t    *node = yaml_document_get_root_node(&doc);
+        yaml_document_t file = cf->doc;
+
+        /* The setter looks up the nodes of lists and maps in cf->doc. */
+        cf->doc = doc;
         if (node == NULL) {
             msg = "default is empty";
         } else {
             msg = d->set(cf, d, node, conf);
         }
+        doc = cf->doc;
+        cf->doc = file;
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
@@ -303,13 +309,19 @@ vr_conf_block(vr_conf_t *cf, const char *prefix, const vr_directive_t *table,
     }
 
     for (const vr_directive_t *d = table; d->name != NULL; d++) {
-        if (!seen[d - table] && d->dflt != NULL) {
-            snprintf(cf->path + plen, sizeof(cf->path) - plen, "%s%s",
-                     plen ? "." : "", d->name);
-            if (vr_conf_default(cf, d, conf) != VR_OK) {
-                rc = VR_ERROR;
-                goto done;
-            }
+        if (seen[d - table]
+            || (d->dflt == NULL && d->set != vr_conf_set_block))
+        {
+            continue;
+        }
+        snprintf(cf->path + plen, sizeof(cf->path) - plen, "%s%s",
+                 plen ? "." : "", d->name);
+        /* A nested block not given gets the defaults of its keys. */
+        if (d->dflt != NULL ? vr_conf_default(cf, d, conf) != VR_OK
+                            : d->set(cf, d, NULL, conf) != NULL)
+        {
+            rc = VR_ERROR;
+            goto done;
         }
     }
 

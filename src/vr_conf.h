@@ -104,6 +104,12 @@ const char *vr_conf_err(vr_conf_t *cf, const char *fmt, ...)
 int vr_conf_error_at(vr_conf_t *cf, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Records where key path `path` is in the file, for vr_conf_error_at() and
+ * vr_conf_is_set() (the parser does so for every key it reads).
+ */
+void vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark);
+
 /* Was key path `path` given in the file (not defaulted)? */
 bool vr_conf_is_set(const vr_conf_t *cf, const char *path);
 
@@ -159,6 +165,9 @@ const char *vr_conf_set_msec(vr_conf_t *, const vr_directive_t *,
                              yaml_node_t *, void *);
 const char *vr_conf_set_size(vr_conf_t *, const vr_directive_t *,
                              yaml_node_t *, void *);
+/* A rate ("20/s", "30/m", "100/h"; a plain number is per second): double. */
+const char *vr_conf_set_rate(vr_conf_t *, const vr_directive_t *,
+                             yaml_node_t *, void *);
 const char *vr_conf_set_enum(vr_conf_t *, const vr_directive_t *,
                              yaml_node_t *, void *);
 const char *vr_conf_set_endpoints(vr_conf_t *, const vr_directive_t *,
@@ -183,6 +192,8 @@ const char *vr_conf_set_strmap(vr_conf_t *, const vr_directive_t *,
  */
 int vr_parse_msec(const char *s, vr_msec_t *out);
 int vr_parse_size(const char *s, int64_t *out);
+/* Parses a rate into events per second.  VR_OK or VR_ERROR. */
+int vr_parse_rate(const char *s, double *per_s);
 
 /*
  * Checks a ZeroMQ bind endpoint (tcp://HOST:PORT, tcp://HOST:*, ipc://PATH,

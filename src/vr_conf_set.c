@@ -249,6 +249,47 @@ vr_conf_set_msec(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
     return NULL;
 }
 
+int
+vr_parse_rate(const char *s, double *per_s)
+{
+    char   *end;
+    double  n;
+
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') {
+        return VR_ERROR;
+    }
+    n = strtod(s, &end);
+    if (end == s || !(n >= 0 && n < 1e9)) {
+        return VR_ERROR;
+    }
+    if (*end == '\0' || strcmp(end, "/s") == 0) {
+        *per_s = n;
+    } else if (strcmp(end, "/m") == 0) {
+        *per_s = n / 60;
+    } else if (strcmp(end, "/h") == 0) {
+        *per_s = n / 3600;
+    } else {
+        return VR_ERROR;
+    }
+    return VR_OK;
+}
+
+const char *
+vr_conf_set_rate(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
+                 void *conf)
+{
+    double v;
+
+    if (vr_parse_rate(vr_conf_scalar(node), &v) != VR_OK) {
+        return "must be a rate such as 20/s, 30/m or 100/h (0: no limit)";
+    }
+    if (d->max != 0 && v > (double) d->max) {
+        return vr_conf_err(cf, "must be at most %lld/s", (long long) d->max);
+    }
+    *vr_conf_field(conf, d, double) = v;
+    return NULL;
+}
+
 const char *
 vr_conf_set_size(vr_conf_t *cf, const vr_directive_t *d, yaml_node_t *node,
                  void *conf)
@@ -425,7 +466,8 @@ vr_conf_block_scalar(vr_conf_t *cf, const char *prefix,
         /* the table has it */
     }
     memcpy(saved, cf->path, sizeof(saved));
-    snprintf(cf->path, sizeof(cf->path), "%s", prefix);
+    snprintf(cf->path, sizeof(cf->path), "%.*s", (int) sizeof(cf->path) - 1,
+             prefix);
     msg = d->set(cf, d, v, elt);
     if (msg != NULL) {
         vr_conf_error_node(cf, v, prefix, msg);
@@ -463,19 +505,26 @@ vr_conf_set_block_list(vr_conf_t *cf, const vr_directive_t *d,
     if (vr_conf_is_null(node)) {
         return NULL;
     }
-    if (node->type != YAML_SEQUENCE_NODE) {
+    /* A list whose items may be scalars may also be one scalar. */
+    if (node->type == YAML_SCALAR_NODE && b->scalar_key != NULL) {
+        n = 1;
+    } else if (node->type != YAML_SEQUENCE_NODE) {
         return vr_conf_err(cf, "must be a list of %s", b->key_doc);
+    } else {
+        n = (size_t) (node->data.sequence.items.top
+                      - node->data.sequence.items.start);
     }
-    n = (size_t) (node->data.sequence.items.top
-                  - node->data.sequence.items.start);
     blocks->elts = vr_pool_calloc(cf->pool, (n + 1) * b->elt_size);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *v = yaml_document_get_node(
-            &cf->doc, node->data.sequence.items.start[i]);
+        yaml_node_t *v = node->type == YAML_SCALAR_NODE
+                         ? node
+                         : yaml_document_get_node(
+                               &cf->doc, node->data.sequence.items.start[i]);
         char        *elt = (char *) blocks->elts + i * b->elt_size;
         const char  *name;
 
         snprintf(prefix, sizeof(prefix), "%s[%zu]", cf->path, i);
+        vr_conf_remember(cf, prefix, v->start_mark);
         if (b->scalar_key != NULL && v->type == YAML_SCALAR_NODE) {
             if (vr_conf_block_scalar(cf, prefix, b, v, elt) != VR_OK) {
                 return "invalid block";

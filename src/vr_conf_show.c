@@ -8,6 +8,7 @@
  * which key lists read back as the same key.
  */
 #include "config.h"
+#include <math.h>
 #include <stdio.h>
 
 #include "vr_core.h"
@@ -48,6 +49,27 @@ vr_show_size(vr_buf_t *out, int64_t v)
         }
     }
     vr_buf_printf_b(out, "%lld", (long long) v);
+}
+
+static bool
+vr_show_whole(double x)
+{
+    return fabs(x - round(x)) < 1e-9 * fmax(1, x);
+}
+
+/* A rate in the largest unit that shows it as a whole number. */
+static void
+vr_show_rate(vr_buf_t *out, double per_s)
+{
+    if (vr_show_whole(per_s)) {
+        vr_buf_printf_b(out, "%.0f/s", per_s);
+    } else if (vr_show_whole(per_s * 60)) {
+        vr_buf_printf_b(out, "%.0f/m", per_s * 60);
+    } else if (vr_show_whole(per_s * 3600)) {
+        vr_buf_printf_b(out, "%.0f/h", per_s * 3600);
+    } else {
+        vr_buf_printf_b(out, "%.17g/s", per_s);
+    }
 }
 
 /* A string value; a secret as its digest (a malformed one as "sha256:?"). */
@@ -128,6 +150,8 @@ vr_conf_show(vr_buf_t *out, int indent, const vr_directive_t *table,
                             (long long) *vr_show_field(conf, d, int64_t));
         } else if (d->set == vr_conf_set_msec) {
             vr_show_msec(out, *vr_show_field(conf, d, vr_msec_t));
+        } else if (d->set == vr_conf_set_rate) {
+            vr_show_rate(out, *vr_show_field(conf, d, double));
         } else if (d->set == vr_conf_set_size) {
             vr_show_size(out, *vr_show_field(conf, d, int64_t));
         } else if (d->set == vr_conf_set_enum) {

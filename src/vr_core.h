@@ -38,6 +38,7 @@ typedef struct vr_dealer_s    vr_dealer_t;
 typedef struct vr_method_s    vr_method_t;
 typedef struct vr_request_s   vr_request_t;
 typedef struct vr_module_s    vr_module_t;
+typedef struct vr_grant_s     vr_grant_t;     /* a client key's scope, limits */
 
 /*
  * Allocation that cannot fail from the caller's point of view: on

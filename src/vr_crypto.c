@@ -57,21 +57,24 @@ vr_key_digest(const char *configured, vr_digest_t *out)
     return VR_OK;
 }
 
-bool
-vr_key_match(const char *key, size_t len, const vr_digest_t *digests,
-             size_t n)
+long
+vr_key_find(const char *key, size_t len, const vr_digest_t *digests,
+            size_t n)
 {
-    vr_digest_t presented;
-    int         found = 0;
+    vr_digest_t    presented;
+    unsigned long  found = 0;       /* index + 1 of the match, or 0 */
 
     if (key == NULL) {
-        return false;
+        return -1;
     }
     vr_sha256(key, len, &presented);
     for (size_t i = 0; i < n; i++) {
-        found |= CRYPTO_memcmp(presented.d, digests[i].d, VR_DIGEST_LEN) == 0;
+        /* all ones when equal, zero otherwise: no branch on the secret */
+        unsigned long equal = 0UL - (unsigned long)
+            (CRYPTO_memcmp(presented.d, digests[i].d, VR_DIGEST_LEN) == 0);
+        found |= equal & (i + 1);
     }
-    return found != 0;
+    return (long) found - 1;
 }
 
 void

@@ -27,11 +27,12 @@ void vr_sha256(const void *data, size_t n, vr_digest_t *out);
 int vr_key_digest(const char *configured, vr_digest_t *out);
 
 /*
- * Is the presented key one of the n digests?  Compares against all of
- * them, in constant time for a given n.
+ * Which of the n digests is the presented key's?  Returns its index, or
+ * -1 (also for key NULL).  Compares against all of them, in constant time
+ * for a given n; the digests must be distinct.
  */
-bool vr_key_match(const char *key, size_t len, const vr_digest_t *digests,
-                  size_t n);
+long vr_key_find(const char *key, size_t len, const vr_digest_t *digests,
+                 size_t n);
 
 /* Hex of a digest: 64 characters plus NUL. */
 void vr_digest_hex(const vr_digest_t *d, char out[2 * VR_DIGEST_LEN + 1]);

@@ -279,13 +279,47 @@ vr_dealer_set_capabilities(vr_dealer_t *d, json_t *reg)
     }
 }
 
+/* The register's API key; false when refused (answered and logged). */
+static bool
+vr_dealer_key_ok(vr_broker_t *b, zmq_msg_t *idf, json_t *reg)
+{
+    json_t          *k = json_object_get(reg, "api_key");
+    const void      *id = zmq_msg_data(idf);
+    size_t           id_len = zmq_msg_size(idf);
+    const char      *addr = vr_wire_peer_address(idf);
+    vr_refusal_t     why;
+    vr_auth_result_t rc;
+    char             idbuf[VR_LOG_ID_SIZE], text[300];
+
+    if (b->auth.dealer_check == NULL) {
+        return true;
+    }
+    rc = b->auth.dealer_check(b->auth.data, addr, json_string_value(k),
+                              json_string_length(k), &why);
+    if (rc == VR_AUTH_FAILED) {
+        vr_log_limited(VR_LOG_WARN, "register from %s (%s) refused: "
+                       "invalid API key",
+                       vr_log_escape(id, id_len, idbuf, sizeof(idbuf)), addr);
+        vr_dealer_reply_error(b, id, id_len,
+                              "Registration failed: invalid API key or "
+                              "other issue", VR_CODE_UNAUTHORIZED);
+        return false;
+    }
+    if (rc == VR_AUTH_THROTTLED) {
+        snprintf(text, sizeof(text), "Registration failed: %s", why.text);
+        vr_dealer_reply_error(b, id, id_len, text, VR_CODE_RATE_LIMITED);
+        return false;
+    }
+    return true;
+}
+
 void
 vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
 {
     const void   *id = zmq_msg_data(&frames[0]);
     size_t        id_len = zmq_msg_size(&frames[0]);
     vr_dealer_t  *d;
-    json_t       *reg, *key;
+    json_t       *reg;
     json_error_t  jerr;
     const char   *problem;
     const char   *group;
@@ -310,17 +344,7 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         json_decref(reg);
         return;
     }
-    key = json_object_get(reg, "api_key");
-    if (b->auth.dealer_check != NULL
-        && b->auth.dealer_check(b->auth.data, json_string_value(key),
-                                json_string_length(key)) == VR_AUTH_FAILED)
-    {
-        vr_log_limited(VR_LOG_WARN, "register from %s refused: "
-                       "invalid API key",
-                       vr_log_escape(id, id_len, idbuf, sizeof(idbuf)));
-        vr_dealer_reply_error(b, id, id_len,
-                              "Registration failed: invalid API key or "
-                              "other issue", VR_CODE_UNAUTHORIZED);
+    if (!vr_dealer_key_ok(b, &frames[0], reg)) {
         json_decref(reg);
         return;
     }

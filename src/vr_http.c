@@ -94,6 +94,32 @@ vr_http_server_t vr_http_srv;
 
 /* ---- small accessors -------------------------------------------------- */
 
+void
+vr_http_client_address(const vr_http_req_t *hr, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci;
+    const struct sockaddr          *sa = NULL;
+
+    ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL) {
+        sa = ci->client_addr;
+    }
+    snprintf(out, size, "-");
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr,
+                  out, (socklen_t) size);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr,
+                  out, (socklen_t) size);
+    }
+}
+
+unsigned
+vr_http_route_flags(const vr_http_req_t *hr)
+{
+    return hr->route != NULL ? hr->route->flags : 0;
+}
+
 const char *
 vr_http_method(const vr_http_req_t *hr)
 {
@@ -533,42 +559,6 @@ vr_http_sum_headers(void *cls, enum MHD_ValueKind kind, const char *key,
     return MHD_YES;
 }
 
-/* The API key of a request: "Authorization: Bearer K" or "X-API-Key: K". */
-static const char *
-vr_http_api_key(vr_http_req_t *hr)
-{
-    const char *a = vr_http_header(hr, "Authorization");
-
-    if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
-        a += 7;
-        while (*a == ' ') {
-            a++;
-        }
-        return a;
-    }
-    a = vr_http_header(hr, "X-API-Key");
-    if (a == NULL && hr->route != NULL
-        && (hr->route->flags & VR_ROUTE_QUERY_KEY))
-    {
-        a = vr_http_query(hr, "api_key");
-    }
-    return a;
-}
-
-static bool
-vr_http_authorized(vr_http_req_t *hr)
-{
-    const vr_auth_ops_t *auth = &vr_http_srv.broker->auth;
-    const char          *key;
-
-    if ((hr->route->flags & VR_ROUTE_PUBLIC) || auth->client_check == NULL) {
-        return true;
-    }
-    key = vr_http_api_key(hr);
-    return auth->client_check(auth->data, key, key ? strlen(key) : 0)
-           != VR_AUTH_FAILED;
-}
-
 static void
 vr_http_request_id_init(vr_http_req_t *hr)
 {
@@ -637,12 +627,7 @@ vr_http_admit(vr_http_req_t *hr, const char *url)
         return false;
     }
     vr_buf_free(&allow);
-    if (!vr_http_authorized(hr)) {
-        vr_http_problem(hr, 401, "unauthorized", 0, "%s",
-                        vr_http_api_key(hr) == NULL
-                        ? "an API key is required (Authorization: Bearer "
-                          "KEY or X-API-Key: KEY)"
-                        : "the API key is not valid");
+    if (!vr_http_auth_check(hr, hr->route->flags)) {
         return false;
     }
     cl = vr_http_header(hr, "Content-Length");
@@ -752,30 +737,19 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
 static void
 vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
 {
-    const union MHD_ConnectionInfo *ci;
-    char                            addr[INET6_ADDRSTRLEN + 8] = "-";
-    char                            line[2048], when[40];
-    int64_t                         now_ms = vr_wall_ms();
-    time_t                          now_s = (time_t) (now_ms / 1000);
-    struct tm                       tm;
-    int                             n;
+    char        addr[INET6_ADDRSTRLEN + 8];
+    char        line[2048], when[40];
+    int64_t     now_ms = vr_wall_ms();
+    time_t      now_s = (time_t) (now_ms / 1000);
+    struct tm   tm;
+    int         n;
 
     if (vr_http_srv.access_fd < 0) {
         return;
     }
     gmtime_r(&now_s, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr,
-                      addr, sizeof(addr));
-        } else if (sa->sa_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr,
-                      addr, sizeof(addr));
-        }
-    }
+    vr_http_client_address(hr, addr, sizeof(addr));
     n = snprintf(line, sizeof(line),
                  "%s.%03dZ %s \"%s %s\" %d %llu %lldms %s%s\n", when,
                  (int) (now_ms % 1000), addr, hr->method,

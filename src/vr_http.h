@@ -22,14 +22,30 @@
 #include "vr_core.h"
 #include "vr_buf.h"
 #include "vr_conf.h"
+#include "vr_crypto.h"
 
 typedef struct vr_http_s      vr_http_t;
 typedef struct vr_http_req_s  vr_http_req_t;
 
 /* ---- configuration (the "http:" section) ------------------------------ */
 
+/* http.tls: the HTTPS listeners and the certificate they serve. */
+typedef struct {
+    vr_strs_t    listen;
+    char        *cert;          /* PEM certificate chain file ("": none) */
+    char        *key;           /* PEM private key file ("": none) */
+    /* Read from the files by init_conf when listen is not empty, in the
+     * cycle's pool (never logged, never shown): */
+    char        *cert_pem;
+    char        *key_pem;
+    vr_digest_t  pem_digest;    /* of both: a reload compares it */
+} vr_http_tls_conf_t;
+
 typedef struct {
     vr_strs_t   listen;
+    vr_http_tls_conf_t tls;
+    vr_strs_t   admin_listen;   /* not empty: the only listeners of admin
+                                   routes (VR_ROUTE_ADMIN) */
     int64_t     max_body_bytes;
     int64_t     max_header_bytes;
     int64_t     connection_memory_bytes;
@@ -61,6 +77,8 @@ typedef void (*vr_route_pt)(vr_http_req_t *hr, const char *tail);
 #define VR_ROUTE_BODY    0x04   /* the request may carry a body */
 #define VR_ROUTE_QUERY_KEY 0x08 /* the key may come as ?api_key= (for
                                    EventSource, which sends no headers) */
+#define VR_ROUTE_ADMIN   0x10   /* served only on http.admin_listen, when
+                                   that is set (404 on the others) */
 
 typedef struct vr_route_s {
     const char   *method;       /* "GET", "POST", "DELETE" */
@@ -71,6 +89,28 @@ typedef struct vr_route_s {
 } vr_route_t;
 
 /* ---- the request ------------------------------------------------------ */
+
+/* The client's IP address as text ("-" when unknown). */
+void vr_http_client_address(const vr_http_req_t *hr, char *out, size_t size);
+
+/* The flags of the route the request took (0 before routing). */
+unsigned vr_http_route_flags(const vr_http_req_t *hr);
+
+/*
+ * The API key check of a request on a route with flags: true when the
+ * request may go on; else answers 401 (no or wrong key) or 429 (too many
+ * failures from the address) and returns false.
+ */
+bool vr_http_auth_check(vr_http_req_t *hr, unsigned flags);
+
+/*
+ * Admission of a call of method under the request's key (its method
+ * scope, rate and concurrency): true with *grant set, which the caller
+ * stores in its request (whose end releases it); or answers 401, 403 or
+ * 429 (with Retry-After) and returns false.
+ */
+bool vr_http_admit_call(vr_http_req_t *hr, const char *method,
+                        vr_grant_t **grant);
 
 const char *vr_http_method(const vr_http_req_t *hr);
 const char *vr_http_path(const vr_http_req_t *hr);

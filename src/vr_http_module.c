@@ -3,9 +3,14 @@
  *
  * One MHD daemon per listen address, in external epoll mode: its epoll fd
  * is watched by the loop, and a loop hook gives MHD its timeout and runs
- * it after connections were resumed.  A reload keeps the daemons whose
- * address stays, starts the new ones first and only then stops the ones
- * that went away.
+ * it after connections were resumed.  An address has one role: plain HTTP
+ * (http.listen), HTTPS (http.tls.listen) or admin (http.admin_listen, the
+ * only one to serve admin routes when it is set).  A reload keeps the
+ * daemons whose address, role and certificate stay, starts the new ones
+ * first and only then stops the ones that went away.  A daemon whose
+ * address stays but whose certificate (or role) changed is handed over:
+ * the new daemon takes a duplicate of its listening socket, the old one
+ * stops accepting and drains, so no connection is refused meanwhile.
  */
 #include "config.h"
 #include <arpa/inet.h>
@@ -26,12 +31,36 @@
 #include "vr_loop.h"
 #include "vr_module.h"
 
+#define T(field)  offsetof(vr_http_tls_conf_t, field)
+
+static const vr_directive_t vr_http_tls_directives[] = {
+    { "listen", VR_CONF_RELOAD, "address list", "[]", vr_conf_set_listen,
+      T(listen), 0, 0, NULL,
+      "HOST:PORT addresses of the HTTPS front end; [] turns HTTPS off" },
+    { "cert", VR_CONF_RELOAD, "path", "\"\"", vr_conf_set_str, T(cert),
+      0, 0, NULL,
+      "PEM file of the certificate chain, the server's certificate first "
+      "(read again on reload)" },
+    { "key", VR_CONF_RELOAD, "path", "\"\"", vr_conf_set_str, T(key),
+      0, 0, NULL,
+      "PEM file of the certificate's private key, not encrypted (read "
+      "again on reload)" },
+    vr_null_directive
+};
+
+#undef T
 #define F(field)  offsetof(vr_http_conf_t, field)
 
 static const vr_directive_t vr_http_directives[] = {
     { "listen", VR_CONF_RELOAD, "address list", "127.0.0.1:8080",
       vr_conf_set_listen, F(listen), 0, 0, NULL,
       "HOST:PORT addresses of the HTTP front end; [] turns HTTP off" },
+    { "tls", VR_CONF_RELOAD, "block", NULL, vr_conf_set_block, F(tls), 0, 0,
+      vr_http_tls_directives, "the HTTPS front end, beside HTTP" },
+    { "admin_listen", VR_CONF_RELOAD, "address list", "[]",
+      vr_conf_set_listen, F(admin_listen), 0, 0, NULL,
+      "HOST:PORT addresses that alone serve /status, /metrics and "
+      "/admin/ (404 on the others); [] : every listener serves them" },
     { "max_body", VR_CONF_RELOAD, "size", "16MiB", vr_conf_set_size,
       F(max_body_bytes), 0, 1LL << 31, NULL,
       "largest request body (413 beyond)" },
@@ -203,10 +232,66 @@ vr_http_sockaddr(const char *addr, struct sockaddr_storage *ss)
     return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? VR_OK : VR_ERROR;
 }
 
+/* The key, and the word for logs, of each role. */
+static const char *const vr_http_role_keys[VR_HTTP_NROLES] = {
+    "http.listen", "http.tls.listen", "http.admin_listen"
+};
+static const char *const vr_http_role_names[VR_HTTP_NROLES] = {
+    "http", "https", "http (admin)"
+};
+
+static const vr_strs_t *
+vr_http_addrs(const vr_http_conf_t *conf, vr_http_role_t role)
+{
+    return role == VR_HTTP_TLS ? &conf->tls.listen
+           : role == VR_HTTP_ADMIN ? &conf->admin_listen : &conf->listen;
+}
+
+static bool
+vr_http_listed(const vr_strs_t *addrs, const char *addr)
+{
+    for (size_t i = 0; i < addrs->n; i++) {
+        if (strcmp(addrs->v[i], addr) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Is addr in any of conf's lists? */
+static bool
+vr_http_listed_anywhere(const vr_http_conf_t *conf, const char *addr)
+{
+    for (int role = 0; role < VR_HTTP_NROLES; role++) {
+        if (vr_http_listed(vr_http_addrs(conf, (vr_http_role_t) role), addr)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Does l serve what conf asks of its address (role and certificate)? */
+static bool
+vr_http_listener_fits(const vr_http_listener_t *l, const vr_http_conf_t *conf)
+{
+    return vr_http_listed(vr_http_addrs(conf, l->role), l->addr)
+           && (l->role != VR_HTTP_TLS
+               || memcmp(&l->pem_digest, &conf->tls.pem_digest,
+                         sizeof(vr_digest_t)) == 0);
+}
+
+/*
+ * Starts l's daemon: on a new socket bound to l->addr, or, when from is
+ * given, on a duplicate of from's listening socket (a handover: the
+ * socket stays open throughout, nothing is refused).
+ */
 static int
-vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
+vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf,
+                       const vr_http_listener_t *from)
 {
     struct sockaddr_storage         ss;
+    struct MHD_OptionItem           opts[4];
+    size_t                          n = 0;
     vr_http_callbacks_t             cb;
     const union MHD_DaemonInfo     *di;
     unsigned                        flags = MHD_USE_EPOLL
@@ -214,27 +299,56 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
                                             | MHD_USE_ERROR_LOG;
 
     if (vr_http_sockaddr(l->addr, &ss) != VR_OK) {
-        vr_log_error("http.listen \"%s\": the host must be a numeric "
-                     "address, \"*\" or \"localhost\"", l->addr);
+        vr_log_error("%s \"%s\": the host must be a numeric address, \"*\" "
+                     "or \"localhost\"", vr_http_role_keys[l->role], l->addr);
         return VR_ERROR;
     }
     if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
+    if (from != NULL) {
+        int fd;
+
+        di = MHD_get_daemon_info(from->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        fd = di != NULL ? fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            vr_log_error("cannot hand over the socket of %s: %s", l->addr,
+                         strerror(errno));
+            return VR_ERROR;
+        }
+        /* MHD owns the duplicate now, and closes it even when it fails
+         * to start (libmicrohttpd 0.9.75). */
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_LISTEN_SOCKET, fd,
+                                              NULL };
+    } else {
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0, &ss };
+    }
+    if (l->role == VR_HTTP_TLS) {
+        /* MHD reads the PEM text while it starts and keeps no pointer. */
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                              conf->tls.cert_pem };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                              conf->tls.key_pem };
+        l->pem_digest = conf->tls.pem_digest;
+    }
+    opts[n] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
     vr_http_server_callbacks(&cb);
+    errno = 0;
     l->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, cb.access, NULL,
+        flags, 0, NULL, NULL, cb.access, (void *) (uintptr_t) l->role,
         MHD_OPTION_EXTERNAL_LOGGER, vr_http_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) conf->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int) ((conf->idle_timeout_ms + 999) / 1000),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t) conf->connection_memory_bytes,
         MHD_OPTION_NOTIFY_COMPLETED, cb.completed, NULL,
+        MHD_OPTION_ARRAY, opts,
         MHD_OPTION_END);
     if (l->daemon == NULL) {
-        vr_log_error("cannot listen for HTTP on %s: %s", l->addr,
+        vr_log_error("cannot listen for %s on %s: %s",
+                     l->role == VR_HTTP_TLS ? "HTTPS" : "HTTP", l->addr,
                      errno ? strerror(errno) : "libmicrohttpd refused");
         return VR_ERROR;
     }
@@ -242,7 +356,15 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf)
     l->epoll_fd = di->epoll_fd;
     vr_loop_add_fd(vr_http_srv.loop, l->epoll_fd, ZMQ_POLLIN,
                    vr_http_on_epoll, l);
-    vr_log_notice("http listening on %s", l->addr);
+    if (from != NULL) {
+        vr_log_notice("%s on %s: a new daemon on the same socket%s",
+                      vr_http_role_names[l->role], l->addr,
+                      l->role == VR_HTTP_TLS ? " serves the new certificate"
+                                             : "");
+    } else {
+        vr_log_notice("%s listening on %s", vr_http_role_names[l->role],
+                      l->addr);
+    }
     return VR_OK;
 }
 
@@ -252,14 +374,18 @@ vr_http_listener_stop(vr_http_listener_t *l)
     vr_loop_del_fd(vr_http_srv.loop, l->epoll_fd);
     vr_http_release_all(l->daemon);
     MHD_stop_daemon(l->daemon);
-    vr_log_notice("http %s closed", l->addr);
+    vr_log_notice("%s %s closed", vr_http_role_names[l->role], l->addr);
     free(l->addr);
     free(l);
 }
 
-/* Stops accepting on l; its open connections may finish until drain. */
+/*
+ * Stops accepting on l; its open connections may finish until drain.
+ * handed_over: a new daemon listens on the same socket.
+ */
 static void
-vr_http_listener_retire(vr_http_listener_t *l, vr_msec_t drain_ms)
+vr_http_listener_retire(vr_http_listener_t *l, vr_msec_t drain_ms,
+                        bool handed_over)
 {
     MHD_socket fd = MHD_quiesce_daemon(l->daemon);
 
@@ -268,8 +394,11 @@ vr_http_listener_retire(vr_http_listener_t *l, vr_msec_t drain_ms)
     }
     l->retiring = true;
     l->retire_deadline_ms = vr_now_ms + drain_ms;
-    vr_log_notice("http no longer listening on %s; its connections may "
-                  "finish within %lld ms", l->addr, (long long) drain_ms);
+    vr_log_notice("%s %s %s; its connections may finish within %lld ms",
+                  vr_http_role_names[l->role], l->addr,
+                  handed_over ? "handed over to the new daemon"
+                              : "no longer listening",
+                  (long long) drain_ms);
 }
 
 static vr_http_listener_t *
@@ -351,12 +480,39 @@ vr_http_current_conf(void)
 bool
 vr_http_ready(void)
 {
-    size_t n = 0;
+    const vr_http_conf_t *conf = vr_http_srv.conf;
+    size_t                n = 0;
 
     for (vr_http_listener_t *l = vr_http_srv.listeners; l; l = l->next) {
         n += !l->retiring;
     }
-    return vr_http_srv.conf != NULL && n == vr_http_srv.conf->listen.n;
+    return conf != NULL
+           && n == conf->listen.n + conf->tls.listen.n
+                   + conf->admin_listen.n;
+}
+
+/* An address has one role: in one of the three lists only. */
+static int
+vr_http_check_roles(vr_conf_t *cf, const vr_http_conf_t *conf)
+{
+    for (int role = VR_HTTP_TLS; role < VR_HTTP_NROLES; role++) {
+        const vr_strs_t *addrs = vr_http_addrs(conf, (vr_http_role_t) role);
+
+        for (size_t i = 0; i < addrs->n; i++) {
+            for (int other = 0; other < role; other++) {
+                if (vr_http_listed(vr_http_addrs(conf, (vr_http_role_t) other),
+                                   addrs->v[i]))
+                {
+                    return vr_conf_error_at(cf, vr_http_role_keys[role],
+                                            "\"%s\" is in %s too: an "
+                                            "address serves one role",
+                                            addrs->v[i],
+                                            vr_http_role_keys[other]);
+                }
+            }
+        }
+    }
+    return VR_OK;
 }
 
 static int
@@ -373,7 +529,10 @@ vr_http_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
                                 "http.max_header must be at most half of "
                                 "http.connection_memory");
     }
-    return VR_OK;
+    if (vr_http_check_roles(cf, conf) != VR_OK) {
+        return VR_ERROR;
+    }
+    return vr_http_tls_load(cf, &conf->tls);
 }
 
 static int
@@ -391,32 +550,38 @@ vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
         vr_http_collect_routes();
     }
     vr_http_srv.broker = cycle->broker;
-    /* New listeners first: a failure leaves the running ones alone. */
-    for (size_t i = 0; i < conf->listen.n; i++) {
-        if (vr_http_find_listener(conf->listen.v[i]) != NULL) {
-            continue;
+    /* New listeners first: a failure leaves the running ones alone.  One
+     * whose address stays but whose role or certificate changed takes
+     * over the socket of the running one. */
+    for (int role = 0; role < VR_HTTP_NROLES; role++) {
+        const vr_strs_t *addrs = vr_http_addrs(conf, (vr_http_role_t) role);
+
+        for (size_t i = 0; i < addrs->n; i++) {
+            vr_http_listener_t *running = vr_http_find_listener(addrs->v[i]);
+
+            if (running != NULL && vr_http_listener_fits(running, conf)) {
+                continue;
+            }
+            l = vr_calloc(1, sizeof(*l));
+            l->addr = vr_strdup(addrs->v[i]);
+            l->role = (vr_http_role_t) role;
+            if (vr_http_listener_start(l, conf, running) != VR_OK) {
+                free(l->addr);
+                free(l);
+                goto failed;
+            }
+            l->next = fresh;
+            fresh = l;
         }
-        l = vr_calloc(1, sizeof(*l));
-        l->addr = vr_strdup(conf->listen.v[i]);
-        if (vr_http_listener_start(l, conf) != VR_OK) {
-            free(l->addr);
-            free(l);
-            goto failed;
-        }
-        l->next = fresh;
-        fresh = l;
     }
     if (vr_http_open_access_log(conf) != VR_OK) {
         goto failed;
     }
-    /* Those that went away stop accepting and drain. */
+    /* Those that went away or were handed over stop accepting and drain. */
     for (l = vr_http_srv.listeners; l != NULL; l = l->next) {
-        bool stays = false;
-        for (size_t j = 0; j < conf->listen.n; j++) {
-            stays = stays || strcmp(conf->listen.v[j], l->addr) == 0;
-        }
-        if (!stays && !l->retiring) {
-            vr_http_listener_retire(l, conf->drain_timeout_ms);
+        if (!l->retiring && !vr_http_listener_fits(l, conf)) {
+            vr_http_listener_retire(l, conf->drain_timeout_ms,
+                                    vr_http_listed_anywhere(conf, l->addr));
         }
     }
     for (l = fresh; l != NULL; l = next) {

@@ -9,8 +9,22 @@
 #include "vr_core.h"
 #include "vr_http.h"
 
+/*
+ * What a listener is for.  MHD gives it to the access handler as its cls
+ * ((void *) (uintptr_t) role), so that every request knows where it came
+ * in without a pointer to a listener that a reload may free.
+ */
+typedef enum {
+    VR_HTTP_PLAIN = 0,      /* http.listen */
+    VR_HTTP_TLS,            /* http.tls.listen */
+    VR_HTTP_ADMIN,          /* http.admin_listen */
+    VR_HTTP_NROLES
+} vr_http_role_t;
+
 typedef struct vr_http_listener_s {
     char                       *addr;   /* as configured: "127.0.0.1:8080" */
+    vr_http_role_t              role;
+    vr_digest_t                 pem_digest; /* TLS: what it serves */
     struct MHD_Daemon          *daemon;
     int                         epoll_fd;
     bool                        retiring;   /* no longer accepting */
@@ -41,6 +55,15 @@ typedef struct {
 
 /* The callbacks the listeners give to MHD. */
 void vr_http_server_callbacks(vr_http_callbacks_t *cb);
+
+/*
+ * Checks http.tls (vr_http_tls.c), for init_conf: when tls->listen is not
+ * empty, reads tls->cert and tls->key into tls->cert_pem and tls->key_pem
+ * (cf's pool) and checks with libcrypto that they parse and match; sets
+ * tls->pem_digest.  VR_OK, or VR_ERROR with the error recorded in cf
+ * naming the key and the file.
+ */
+int vr_http_tls_load(vr_conf_t *cf, vr_http_tls_conf_t *tls);
 
 /*
  * Resumes every parked request of daemon d (of all daemons when NULL), as

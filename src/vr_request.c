@@ -364,6 +364,9 @@ vr_request_free(vr_request_t *r)
     if (r->origin->release != NULL) {
         r->origin->release(r);
     }
+    if (r->grant != NULL) {
+        b->auth.release(b->auth.data, r->grant);
+    }
     vr_wire_close(r->body, r->nbody);
     if (r->body != &r->body_inline) {
         free(r->body);

@@ -74,6 +74,7 @@ struct vr_request_s {
 
     const vr_origin_t   *origin;
     void                *origin_data;
+    vr_grant_t          *grant;         /* the client key's, or NULL */
 
     TAILQ_ENTRY(vr_request_s) link;     /* in a queue or a dealer's list */
 };

@@ -78,6 +78,14 @@ vr_wire_recv(void *socket, zmq_msg_t *frames, size_t *n, bool *truncated)
     }
 }
 
+const char *
+vr_wire_peer_address(zmq_msg_t *frame)
+{
+    const char *addr = zmq_msg_gets(frame, "Peer-Address");
+
+    return addr != NULL ? addr : "";
+}
+
 void
 vr_wire_close(zmq_msg_t *frames, size_t n)
 {

@@ -48,6 +48,9 @@ int vr_wire_recv(void *socket, zmq_msg_t *frames, size_t *n, bool *truncated);
 
 void vr_wire_close(zmq_msg_t *frames, size_t n);
 
+/* The address a received frame came from ("" when the transport has none). */
+const char *vr_wire_peer_address(zmq_msg_t *frame);
+
 /* One frame to send: borrowed bytes (copied by ZeroMQ) or a message. */
 typedef struct {
     const void  *data;

@@ -32,7 +32,11 @@ router:
   services:
     Resize: { capacity: 4 }
 auth:
-  client_keys: [plain-key, %s]
+  client_keys:
+    - plain-key
+    - %s
+    - { key: scoped-key, name: "images team", methods: ["Images.*"],
+        rate: 30/m, burst: 5, concurrency: 2 }
 http:
   listen: 127.0.0.1:%d
   cors_origins: ["*"]
@@ -56,36 +60,52 @@ is_(rc, 0, "voidrail -T -c FILE exits 0")
 lines = shown.split("\n")
 like(lines[0], r"^# ", "the first line is a comment")
 
-# Every key that -K lists is there, in its section.
+# Every key that -K lists is there, in its place: nested blocks by their
+# indentation, list entries ("- ") numbered.  A key of list entries must be
+# in every entry of workers, and in at least one of any other list (an
+# optional key without a default, such as a key's name, shows where set).
 rc, keys, _ = run_voidrail(["-K"])
-sections, entries, section = {}, [], None
+paths, stack, counts = set(), [], {}
 for line in lines[1:]:
-    m = re.match(r"^([a-z_]+):", line)
-    if m:
-        section = m.group(1)
-        sections[section] = []
-    elif section == "workers" and line.startswith("  - "):
-        entries.append([re.match(r"^  - ([a-z_]+):", line).group(1)])
-    elif section == "workers" and re.match(r"^    [a-z_]+:", line):
-        entries[-1].append(re.match(r"^    ([a-z_]+):", line).group(1))
-    elif section and re.match(r"^  [a-z_]+:", line):
-        sections[section].append(re.match(r"^  ([a-z_]+):", line).group(1))
+    text = line.lstrip(" ")
+    indent = len(line) - len(text)
+    entry = text.startswith("- ")
+    if entry:
+        text, indent = text[2:], indent + 2
+    m = re.match(r'^([a-z_]+|"[^"]*"):', text)
+    if not m:
+        continue
+    while stack and stack[-1][0] >= indent - entry:
+        stack.pop()
+    parent = stack[-1][1] if stack else ""
+    if entry:
+        n = counts.get(parent, 0)
+        counts[parent] = n + 1
+        stack.append((indent - 1, "%s[%d]" % (parent, n)))
+        parent = stack[-1][1]
+    name = "<x>" if m.group(1).startswith('"') else m.group(1)
+    path = (parent + "." + name).lstrip(".")
+    paths.add(path)
+    stack.append((indent, path))
 missing = []
 for row in keys.splitlines():
     key = row.split("\t")[0]
-    if "<" in key or key == "workers":
+    if "<" in key or key not in ("workers",) and key.endswith("]"):
         continue
-    if key.startswith("workers[]."):
-        name = key[len("workers[]."):]
-        missing += ["%s in entry %d" % (key, i)
-                    for i, e in enumerate(entries) if name not in e]
-    else:
-        section, _, name = key.partition(".")
-        if name not in sections.get(section, []):
+    if "[]" not in key:
+        if key not in paths:
             missing.append(key)
+        continue
+    lst, _, name = key.partition("[].")
+    have = [i for i in range(counts.get(lst, 0))
+            if "%s[%d].%s" % (lst, i, name) in paths]
+    want = counts.get(lst, 0) if lst == "workers" else min(1, counts.get(lst, 0))
+    if len(have) < want:
+        missing.append(key)
 is_(missing, [], "every key of voidrail -K is shown (%d)"
     % len(keys.splitlines()))
-ok(len(entries) == 1, "the one workers entry is shown")
+is_([counts.get(k) for k in ("workers", "auth.client_keys")], [1, 3],
+    "the one workers entry and the three client keys are shown")
 
 for pattern, what in (
         (r"^  busy_timeout: 90s$", "busy_timeout follows heartbeat_timeout"),
@@ -98,7 +118,12 @@ for pattern, what in (
         (r'^    "Images\.\*":$', "router.methods keeps its globs"),
         (r"^      timeout: 5m$", "300s shown as 5m"),
         (r"^    stop_grace: 2500ms$", "a worker's stop_grace"),
-        (r"^    instances: 1$", "a worker's default instances")):
+        (r"^    instances: 1$", "a worker's default instances"),
+        (r'^    - name: "images team"$', "a client key's name"),
+        (r'^      methods: \["Images\.\*"\]$', "a client key's methods"),
+        (r'^      methods: \["\*"\]$', "a plain key's default methods"),
+        (r"^      rate: 30/m$", "a rate in its own unit"),
+        (r"^    - key: \"sha256:[0-9a-f]{64}\"$", "keys only as digests")):
     like(shown, pattern, "-T shows %s" % what)
 
 shown_path = os.path.join(tempdir(), "shown.yaml")

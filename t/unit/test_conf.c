@@ -58,6 +58,26 @@ field(vr_cycle_t *c, const char *mod, const char *key)
     return (char *) c->conf[m->index] + d->offset;
 }
 
+/*
+ * The string key `key` of item i of the block list mod.list (through the
+ * tables), or NULL when the item has no such value.
+ */
+static const char *
+block_str(vr_cycle_t *c, const char *mod, const char *list, size_t i,
+          const char *key)
+{
+    const vr_directive_t   *d = directive(module(mod)->directives, list);
+    const vr_conf_blocks_t *cb = d->post;
+    const vr_blocks_t      *blocks = field(c, mod, list);
+    const vr_directive_t   *k = directive(cb->directives, key);
+
+    if (k == NULL) {
+        diag("no key %s.%s[].%s", mod, list, key);
+        abort();
+    }
+    return *(char **) ((char *) blocks->elts + i * cb->elt_size + k->offset);
+}
+
 /* Loads text; returns the cycle or NULL (error in *err, malloc'ed). */
 static vr_cycle_t *
 load(const char *text, char **err)
@@ -92,102 +112,45 @@ load_ok(const char *text, const char *name)
     return c;
 }
 
-static bool
-strs_eq(const vr_strs_t *a, const vr_strs_t *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        if (strcmp(a->v[i], b->v[i]) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /*
- * Compares two confs of one directive table field by field, as the
- * setters store them; the first difference goes to *why.
+ * Compares two cycles module by module, by what -T prints of each (every
+ * setter's value, secrets as digests); the first module that differs, and
+ * its first differing line, go to *why.
  */
-static bool
-conf_eq(const vr_directive_t *table, const void *a, const void *b,
-        const char *prefix, vr_buf_t *why)
-{
-    for (const vr_directive_t *d = table; d != NULL && d->name != NULL; d++) {
-        const char *pa = (const char *) a + d->offset;
-        const char *pb = (const char *) b + d->offset;
-        bool        eq;
-
-        if (d->set == vr_conf_set_str) {
-            const char *sa = *(char *const *) pa, *sb = *(char *const *) pb;
-            eq = sa && sb ? strcmp(sa, sb) == 0 : sa == sb;
-        } else if (d->set == vr_conf_set_strs
-                   || d->set == vr_conf_set_endpoints
-                   || d->set == vr_conf_set_listen)
-        {
-            eq = strs_eq((const vr_strs_t *) pa, (const vr_strs_t *) pb);
-        } else if (d->set == vr_conf_set_flag) {
-            eq = *(const bool *) pa == *(const bool *) pb;
-        } else if (d->set == vr_conf_set_enum) {
-            eq = *(const int *) pa == *(const int *) pb;
-        } else if (d->set == vr_conf_set_int || d->set == vr_conf_set_msec
-                   || d->set == vr_conf_set_size)
-        {
-            eq = *(const int64_t *) pa == *(const int64_t *) pb;
-        } else if (d->set == vr_conf_set_blocks) {
-            const vr_conf_blocks_t *cb = d->post;
-            const vr_blocks_t      *ba = (const vr_blocks_t *) pa;
-            const vr_blocks_t      *bb = (const vr_blocks_t *) pb;
-            eq = ba->n == bb->n;
-            for (size_t i = 0; eq && i < ba->n; i++) {
-                const char *ea = (const char *) ba->elts + i * cb->elt_size;
-                const char *eb = (const char *) bb->elts + i * cb->elt_size;
-                eq = strcmp(*(char *const *) ea, *(char *const *) eb) == 0
-                     && conf_eq(cb->directives, ea, eb, d->name, why);
-            }
-        } else {
-            vr_buf_printf_b(why, "%s.%s: unknown setter", prefix, d->name);
-            return false;
-        }
-        if (!eq) {
-            vr_buf_printf_b(why, "%s.%s differs", prefix, d->name);
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool
 cycles_eq_but(vr_cycle_t *a, vr_cycle_t *b, vr_buf_t *why, const char *skip)
 {
     for (vr_module_t **m = vr_modules; *m != NULL; m++) {
+        vr_directive_t  one[2] = { vr_null_directive, vr_null_directive };
+        const vr_directive_t *table = (*m)->directives;
+        vr_buf_t        ta = VR_BUF_INIT, tb = VR_BUF_INIT;
+        bool            same;
+
         if (skip != NULL && strcmp((*m)->name, skip) == 0) {
             continue;
         }
         if ((*m)->section != NULL) {
-            /* A section that is a list: compare what -T prints of it. */
-            vr_directive_t table[2] = { *(*m)->section, vr_null_directive };
-            vr_buf_t       ta = VR_BUF_INIT, tb = VR_BUF_INIT;
-            bool           same;
-
-            vr_conf_show(&ta, 0, table, a->conf[(*m)->index]);
-            vr_conf_show(&tb, 0, table, b->conf[(*m)->index]);
-            same = ta.len == tb.len && memcmp(ta.p, tb.p, ta.len) == 0;
-            if (!same) {
-                vr_buf_printf_b(why, "(%s differs)", (*m)->name);
-            }
-            vr_buf_free(&ta);
-            vr_buf_free(&tb);
-            if (!same) {
-                return false;
-            }
+            one[0] = *(*m)->section;
+            table = one;
+        }
+        if (table == NULL) {
             continue;
         }
-        if ((*m)->directives != NULL
-            && !conf_eq((*m)->directives, a->conf[(*m)->index],
-                        b->conf[(*m)->index], (*m)->name, why))
-        {
+        vr_conf_show(&ta, 0, table, a->conf[(*m)->index]);
+        vr_conf_show(&tb, 0, table, b->conf[(*m)->index]);
+        same = ta.len == tb.len && memcmp(ta.p, tb.p, ta.len) == 0;
+        if (!same) {
+            size_t i = 0, line = 0;
+            while (i < ta.len && i < tb.len && ta.p[i] == tb.p[i]) {
+                line = ta.p[i] == '\n' ? i + 1 : line;
+                i++;
+            }
+            vr_buf_printf_b(why, "(%s differs at: %.60s)", (*m)->name,
+                            ta.p + line);
+        }
+        vr_buf_free(&ta);
+        vr_buf_free(&tb);
+        if (!same) {
             return false;
         }
     }
@@ -339,13 +302,28 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "router.services", "{}" },
     { "router.services.<group>.capacity", "" },
     { "auth.dealer_keys", "[]" },
+    { "auth.dealer_keys[].name", "" },
+    { "auth.dealer_keys[].key", "" },
     { "auth.client_keys", "[]" },
+    { "auth.client_keys[].name", "" },
+    { "auth.client_keys[].key", "" },
+    { "auth.client_keys[].methods", "[\"*\"]" },
+    { "auth.client_keys[].rate", "0" },
+    { "auth.client_keys[].burst", "0" },
+    { "auth.client_keys[].concurrency", "0" },
     { "auth.max_clients", "100000" },
+    { "auth.max_failures", "20" },
+    { "auth.failure_window", "1m" },
     { "jobs.keep", "1h" },
     { "jobs.max_finished", "1000" },
     { "jobs.max_active", "10000" },
     { "jobs.max_events", "10000" },
     { "http.listen", "127.0.0.1:8080" },
+    { "http.tls", "" },
+    { "http.tls.listen", "[]" },
+    { "http.tls.cert", "\"\"" },
+    { "http.tls.key", "\"\"" },
+    { "http.admin_listen", "[]" },
     { "http.max_body", "16MiB" },
     { "http.max_header", "4KiB" },
     { "http.connection_memory", "8KiB" },
@@ -370,8 +348,8 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
 
 /*
  * The YAML that sets one key (a -K path) to value; nested paths
- * "a.b.<x>.c" go into a block named "X".  *base gets the same text without
- * the key (the block still present).
+ * "a.b.<x>.c" go into a block named "X", "a.b.c" into the nested block b.
+ * *base gets the same text without the key (the blocks still present).
  */
 static void
 yaml_for(const char *path, const char *value, vr_buf_t *text, vr_buf_t *base)
@@ -380,6 +358,7 @@ yaml_for(const char *path, const char *value, vr_buf_t *text, vr_buf_t *base)
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     const char *last = strrchr(path, '.');
     int         n0 = (int) (dot1 - path);
+    int         n1 = dot2 ? (int) (dot2 - dot1 - 1) : 0;
 
     if (dot1 == NULL) {
         /* A section that is one value (workers: []). */
@@ -393,11 +372,17 @@ yaml_for(const char *path, const char *value, vr_buf_t *text, vr_buf_t *base)
         vr_buf_printf_b(text, "  %s: %s\n", dot1 + 1, value);
         return;
     }
+    if (strchr(path, '<') == NULL) {
+        /* "http.tls.listen": a nested block. */
+        vr_buf_printf_b(text, "  %.*s:\n    %s: %s\n", n1, dot1 + 1,
+                        last + 1, value);
+        vr_buf_printf_b(base, "  %.*s: {}\n", n1, dot1 + 1);
+        return;
+    }
     /* "router.methods.<method glob>.max_attempts": a block named X. */
-    vr_buf_printf_b(text, "  %.*s:\n    \"X\":\n      %s: %s\n",
-                    (int) (dot2 - dot1 - 1), dot1 + 1, last + 1, value);
-    vr_buf_printf_b(base, "  %.*s:\n    \"X\": {}\n",
-                    (int) (dot2 - dot1 - 1), dot1 + 1);
+    vr_buf_printf_b(text, "  %.*s:\n    \"X\":\n      %s: %s\n", n1,
+                    dot1 + 1, last + 1, value);
+    vr_buf_printf_b(base, "  %.*s:\n    \"X\": {}\n", n1, dot1 + 1);
 }
 
 static void
@@ -583,7 +568,7 @@ test_values(void)
     vr_router_conf_t   *rc;
     vr_method_policy_t *mp;
     vr_service_policy_t *sp;
-    vr_strs_t          *keys;
+    vr_blocks_t        *keys;
 
     c = load_ok(
         "router:\n"
@@ -647,11 +632,14 @@ test_values(void)
     is_int(*(int *) field(c, "log", "level"), VR_LOG_DEBUG, "log.level debug");
     is_str(*(char **) field(c, "log", "file"), "/tmp/x.log", "log.file");
     keys = field(c, "auth", "dealer_keys");
-    ok(keys->n == 1 && strcmp(keys->v[0], "dk1") == 0,
+    ok(keys->n == 1
+       && strcmp(block_str(c, "auth", "dealer_keys", 0, "key"), "dk1") == 0,
        "a scalar key list is a list of one");
     keys = field(c, "auth", "client_keys");
-    ok(keys->n == 2 && strcmp(keys->v[0], "ck1") == 0
-       && strcmp(keys->v[1], SHA_A) == 0, "client_keys list kept as written");
+    ok(keys->n == 2
+       && strcmp(block_str(c, "auth", "client_keys", 0, "key"), "ck1") == 0
+       && strcmp(block_str(c, "auth", "client_keys", 1, "key"), SHA_A) == 0,
+       "client_keys list kept as written");
     is_int(*(int64_t *) field(c, "auth", "max_clients"), 5, "max_clients 5");
     vr_cycle_destroy(&c);
 
@@ -683,7 +671,7 @@ test_values(void)
     vr_cycle_destroy(&c);
     c = load_ok("auth:\n  client_keys: ~\n", "a null key list");
     if (c != NULL) {
-        is_int(((vr_strs_t *) field(c, "auth", "client_keys"))->n, 0,
+        is_int(((vr_blocks_t *) field(c, "auth", "client_keys"))->n, 0,
                "null key list is empty");
     }
     vr_cycle_destroy(&c);
@@ -805,16 +793,17 @@ test_errors(void)
           "test.yaml:4:17: \"router.services.G.capacity\" must be 1..100000",
           "service block: capacity out of range" },
         { "auth:\n  dealer_keys: [a, \"sha256:zz\"]\n",
-          "test.yaml:2:16: \"auth.dealer_keys\" item 2: sha256: must be "
+          "test.yaml:2:20: \"auth.dealer_keys[1]\" sha256: must be "
           "followed by 64 hex digits", "bad sha256: key form" },
         { "auth:\n  client_keys: \"" SHA_A "0\"\n",
-          "test.yaml:2:16: \"auth.client_keys\" item 1: sha256: must be "
+          "test.yaml:2:16: \"auth.client_keys[0]\" sha256: must be "
           "followed by 64 hex digits", "sha256: key one digit too long" },
         { "auth:\n  dealer_keys: [\"\"]\n",
-          "test.yaml:2:16: \"auth.dealer_keys\" item 1 is an empty key",
+          "test.yaml:2:17: \"auth.dealer_keys[0]\" an empty key",
           "empty key" },
         { "auth:\n  dealer_keys: [a, a]\n",
-          "test.yaml:2:16: \"auth.dealer_keys\" item 2 repeats \"a\"",
+          "test.yaml:2:20: \"auth.dealer_keys[1]\" dealer_keys[1] repeats "
+          "the key of dealer_keys[0]",
           "repeated key" },
         { "router:\n  mode: random\n  hwm: 5\n",
           "test.yaml:2:9: \"router.mode\" must be one of: fifo, load_balance",
