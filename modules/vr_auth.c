@@ -34,6 +34,7 @@
 #include "vr_limit.h"
 #include "vr_log.h"
 #include "vr_module.h"
+#include "vr_report.h"
 
 /* Addresses whose failures are remembered at once (least recent go). */
 #define VR_AUTH_MAX_ADDRESSES  65536
@@ -97,6 +98,8 @@ typedef struct {
     TAILQ_HEAD(vr_auth_lru_s, vr_auth_client_s) lru;    /* most recent first */
     size_t                                nclients;
     vr_throttle_t                        *throttle;
+    uint64_t                              failures;     /* wrong keys */
+    uint64_t                              throttled;    /* refused unseen */
 } vr_auth_state_t;
 
 static vr_auth_state_t vr_auth;
@@ -430,6 +433,7 @@ vr_auth_throttled(const char *addr, vr_refusal_t *why)
     if (wait_ms == 0) {
         return false;
     }
+    vr_auth.throttled++;
     why->code = VR_CODE_RATE_LIMITED;
     why->retry_after_ms = wait_ms;
     snprintf(why->text, sizeof(why->text), "too many wrong API keys from "
@@ -443,6 +447,7 @@ vr_auth_failed(const char *addr, const char *what)
 {
     const vr_auth_conf_t *conf = vr_auth.conf;
 
+    vr_auth.failures++;
     vr_throttle_fail(vr_auth.throttle, addr, conf->failure_window_ms,
                      vr_now_ms);
     if (conf->max_failures > 0
@@ -612,6 +617,114 @@ static const vr_auth_ops_t vr_auth_ops = {
     .release = vr_auth_release,
 };
 
+/* ---- reports ---------------------------------------------------------- */
+
+static void
+vr_auth_status(json_t *doc)
+{
+    const vr_auth_keys_t *keys = &vr_auth.conf->clients;
+    json_t               *list = json_array();
+
+    for (size_t i = 0; i < keys->n; i++) {
+        const vr_auth_key_t *k = &keys->v[i];
+        const vr_grant_t    *g = vr_auth_grant((long) i);
+        json_t              *methods = json_array();
+
+        for (size_t j = 0; j < k->methods.n; j++) {
+            json_array_append_new(methods, json_string(k->methods.v[j]));
+        }
+        json_array_append_new(list, json_pack(
+            "{s:s, s:o, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "name", k->label, "methods", methods, "rate_per_s", k->rate,
+            "burst", (json_int_t) k->bucket_size,
+            "concurrency", (json_int_t) k->concurrency,
+            "in_flight", (json_int_t) g->in_flight,
+            "calls", (json_int_t) g->calls,
+            "forbidden", (json_int_t) g->forbidden,
+            "limited", (json_int_t) g->limited));
+    }
+    json_object_set_new(doc, "keys", list);
+    json_object_set_new(doc, "auth", json_pack(
+        "{s:b, s:b, s:I, s:I, s:I}",
+        "dealer_keys_required", vr_auth.conf->dealers.n > 0,
+        "client_keys_required", keys->n > 0,
+        "wrong_keys", (json_int_t) vr_auth.failures,
+        "throttled", (json_int_t) vr_auth.throttled,
+        "addresses_watched", (json_int_t) vr_throttle_count(vr_auth.throttle)));
+}
+
+/* One line of a metric per client key. */
+static void
+vr_auth_metric(vr_buf_t *out, const char *name, const char *extra,
+               uint64_t (*value)(const vr_grant_t *))
+{
+    const vr_auth_keys_t *keys = &vr_auth.conf->clients;
+
+    for (size_t i = 0; i < keys->n; i++) {
+        vr_buf_printf_b(out, "%s{key=\"", name);
+        vr_report_label(out, keys->v[i].label);
+        vr_buf_printf_b(out, "\"%s} %llu\n", extra,
+                        (unsigned long long) value(vr_auth_grant((long) i)));
+    }
+}
+
+static uint64_t
+vr_auth_calls(const vr_grant_t *g)
+{
+    return g->calls;
+}
+
+static uint64_t
+vr_auth_forbidden(const vr_grant_t *g)
+{
+    return g->forbidden;
+}
+
+static uint64_t
+vr_auth_limited(const vr_grant_t *g)
+{
+    return g->limited;
+}
+
+static uint64_t
+vr_auth_in_flight(const vr_grant_t *g)
+{
+    return (uint64_t) g->in_flight;
+}
+
+static void
+vr_auth_metrics(vr_buf_t *out)
+{
+    vr_buf_adds(out, "# HELP voidrail_key_calls_total Calls admitted, by "
+                "client key name.\n# TYPE voidrail_key_calls_total "
+                "counter\n");
+    vr_auth_metric(out, "voidrail_key_calls_total", "", vr_auth_calls);
+    vr_buf_adds(out, "# HELP voidrail_key_refused_total Calls refused by a "
+                "key's scope or limits, by key name and reason.\n"
+                "# TYPE voidrail_key_refused_total counter\n");
+    vr_auth_metric(out, "voidrail_key_refused_total",
+                   ",reason=\"forbidden\"", vr_auth_forbidden);
+    vr_auth_metric(out, "voidrail_key_refused_total",
+                   ",reason=\"rate_limited\"", vr_auth_limited);
+    vr_buf_adds(out, "# HELP voidrail_key_in_flight Calls in progress, by "
+                "client key name.\n# TYPE voidrail_key_in_flight gauge\n");
+    vr_auth_metric(out, "voidrail_key_in_flight", "", vr_auth_in_flight);
+    vr_buf_printf_b(out, "# HELP voidrail_auth_wrong_keys_total Wrong or "
+                    "missing-by-guess API keys presented.\n"
+                    "# TYPE voidrail_auth_wrong_keys_total counter\n"
+                    "voidrail_auth_wrong_keys_total %llu\n"
+                    "# HELP voidrail_auth_throttled_total Attempts refused "
+                    "because their address failed too often.\n"
+                    "# TYPE voidrail_auth_throttled_total counter\n"
+                    "voidrail_auth_throttled_total %llu\n",
+                    (unsigned long long) vr_auth.failures,
+                    (unsigned long long) vr_auth.throttled);
+}
+
+static const vr_reporter_t vr_auth_reporter = {
+    vr_auth_status, vr_auth_metrics
+};
+
 /* ---- the module ------------------------------------------------------- */
 
 static int
@@ -642,6 +755,7 @@ vr_auth_init(vr_cycle_t *cycle, vr_cycle_t *old)
                       "removed", revoked);
     }
     vr_broker_set_auth(cycle->broker, &vr_auth_ops);
+    vr_report_register(&vr_auth_reporter);
     return VR_OK;
 }
 

@@ -80,9 +80,11 @@ vr_ctl_methods(vr_http_req_t *hr, const char *tail)
 }
 
 static const vr_route_t vr_ctl_routes[] = {
-    { "POST", "/admin/dealers/", VR_ROUTE_PREFIX, vr_ctl_dealers,
+    { "POST", "/admin/dealers/", VR_ROUTE_PREFIX | VR_ROUTE_ADMIN,
+      vr_ctl_dealers,
       "take a dealer out of rotation (drain) or back (undrain)" },
-    { "POST", "/admin/methods/", VR_ROUTE_PREFIX, vr_ctl_methods,
+    { "POST", "/admin/methods/", VR_ROUTE_PREFIX | VR_ROUTE_ADMIN,
+      vr_ctl_methods,
       "turn a method off (disable) or on (enable)" },
     { NULL, NULL, 0, NULL, NULL }
 };

@@ -38,28 +38,12 @@ vr_metric(vr_buf_t *out, const char *name, const char *type,
     vr_buf_printf_b(out, "%s %.17g\n", name, value);
 }
 
-/* A label value, escaped as the exposition format wants (\\, \", \n). */
-static void
-vr_metric_label(vr_buf_t *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"') {
-            vr_buf_addc(out, '\\');
-            vr_buf_addc(out, *v);
-        } else if (*v == '\n') {
-            vr_buf_adds(out, "\\n");
-        } else {
-            vr_buf_addc(out, *v);
-        }
-    }
-}
-
 static void
 vr_metric_method(vr_buf_t *out, const char *name, const vr_method_t *m,
                  const char *extra, double value)
 {
     vr_buf_printf_b(out, "%s{method=\"", name);
-    vr_metric_label(out, m->name);
+    vr_report_label(out, m->name);
     vr_buf_printf_b(out, "\"%s} %.17g\n", extra, value);
 }
 
@@ -244,7 +228,7 @@ vr_metrics_get(vr_http_req_t *hr, const char *tail)
 }
 
 static const vr_route_t vr_metrics_routes[] = {
-    { "GET", "/metrics", 0, vr_metrics_get,
+    { "GET", "/metrics", VR_ROUTE_ADMIN, vr_metrics_get,
       "metrics in the Prometheus text format" },
     { NULL, NULL, 0, NULL, NULL }
 };

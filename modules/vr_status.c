@@ -58,20 +58,25 @@ vr_status_add_name(const char *name, void *data)
     json_array_append_new(data, json_string(name));
 }
 
+/* A list of strings as a JSON array ([] for none). */
+static json_t *
+vr_status_strs(const vr_strs_t *l)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; l != NULL && i < l->n; i++) {
+        json_array_append_new(a, json_string(l->v[i]));
+    }
+    return a;
+}
+
 static json_t *
 vr_status_gateway(vr_broker_t *b)
 {
-    const vr_http_conf_t *http = NULL;
-    json_t               *g = json_object(), *bind = json_array();
-    json_t               *listen = json_array();
-
-    for (size_t i = 0; i < b->bound.n; i++) {
-        json_array_append_new(bind, json_string(b->bound.v[i]));
-    }
-    http = vr_http_current_conf();
-    for (size_t i = 0; http != NULL && i < http->listen.n; i++) {
-        json_array_append_new(listen, json_string(http->listen.v[i]));
-    }
+    const vr_http_conf_t *http = vr_http_current_conf();
+    json_t               *g = json_object();
+    json_t               *bind = vr_status_strs(&b->bound);
+    json_t               *listen = vr_status_strs(http ? &http->listen : NULL);
     json_object_set_new(g, "version", json_string(VR_VERSION));
     json_object_set_new(g, "pid", json_integer(getpid()));
     json_object_set_new(g, "started_at",
@@ -98,6 +103,10 @@ vr_status_gateway(vr_broker_t *b)
         b->conf->mode == VR_MODE_FIFO ? "fifo" : "load_balance"));
     json_object_set_new(g, "bind", bind);
     json_object_set_new(g, "http_listen", listen);
+    json_object_set_new(g, "https_listen",
+                        vr_status_strs(http ? &http->tls.listen : NULL));
+    json_object_set_new(g, "admin_listen",
+                        vr_status_strs(http ? &http->admin_listen : NULL));
     json_object_set_new(g, "draining", json_boolean(vr_process.draining));
     json_object_set_new(g, "heartbeat_timeout_s", json_real(
         (double) b->conf->heartbeat_timeout_ms / 1000.0));
@@ -364,13 +373,16 @@ vr_status_on_tick(vr_timer_t *t)
 }
 
 static const vr_route_t vr_status_routes[] = {
-    { "GET", "/status", VR_ROUTE_PUBLIC, vr_status_page,
+    { "GET", "/status", VR_ROUTE_PUBLIC | VR_ROUTE_ADMIN, vr_status_page,
       "the live dashboard" },
-    { "GET", "/status.json", VR_ROUTE_QUERY_KEY, vr_status_json,
+    { "GET", "/status.json", VR_ROUTE_QUERY_KEY | VR_ROUTE_ADMIN,
+      vr_status_json,
       "the dashboard's data as one JSON document" },
-    { "GET", "/status/events", VR_ROUTE_QUERY_KEY, vr_status_events,
+    { "GET", "/status/events", VR_ROUTE_QUERY_KEY | VR_ROUTE_ADMIN,
+      vr_status_events,
       "the dashboard's data as SSE snapshots, about once a second" },
-    { "GET", "/status/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC, vr_status_static,
+    { "GET", "/status/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC | VR_ROUTE_ADMIN,
+      vr_status_static,
       "the dashboard's script and style" },
     { NULL, NULL, 0, NULL, NULL }
 };

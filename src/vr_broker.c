@@ -141,7 +141,7 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
                           0, NULL);
         key = json_object_get(auth, "api_key");
         rc = b->auth.client_login(b->auth.data,
-                                  vr_wire_peer_address(&frames[0]),
+                                  vr_wire_peer_address(frames),
                                   zmq_msg_data(&frames[0]),
                                   zmq_msg_size(&frames[0]),
                                   json_string_value(key),

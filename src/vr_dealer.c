@@ -279,14 +279,17 @@ vr_dealer_set_capabilities(vr_dealer_t *d, json_t *reg)
     }
 }
 
-/* The register's API key; false when refused (answered and logged). */
+/*
+ * The API key of register message frames (reg: its body); false when
+ * refused (answered and logged).
+ */
 static bool
-vr_dealer_key_ok(vr_broker_t *b, zmq_msg_t *idf, json_t *reg)
+vr_dealer_key_ok(vr_broker_t *b, zmq_msg_t *frames, json_t *reg)
 {
     json_t          *k = json_object_get(reg, "api_key");
-    const void      *id = zmq_msg_data(idf);
-    size_t           id_len = zmq_msg_size(idf);
-    const char      *addr = vr_wire_peer_address(idf);
+    const void      *id = zmq_msg_data(&frames[0]);
+    size_t           id_len = zmq_msg_size(&frames[0]);
+    const char      *addr = vr_wire_peer_address(frames);
     vr_refusal_t     why;
     vr_auth_result_t rc;
     char             idbuf[VR_LOG_ID_SIZE], text[300];
@@ -344,7 +347,7 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         json_decref(reg);
         return;
     }
-    if (!vr_dealer_key_ok(b, &frames[0], reg)) {
+    if (!vr_dealer_key_ok(b, frames, reg)) {
         json_decref(reg);
         return;
     }

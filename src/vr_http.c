@@ -53,6 +53,7 @@ typedef struct {
 
 struct vr_http_req_s {
     struct MHD_Connection   *c;
+    vr_http_role_t           role;          /* of the listener it came to */
     const vr_route_t        *route;
     char                    *path;
     const char              *tail;
@@ -627,6 +628,13 @@ vr_http_admit(vr_http_req_t *hr, const char *url)
         return false;
     }
     vr_buf_free(&allow);
+    if ((hr->route->flags & VR_ROUTE_ADMIN) && conf->admin_listen.n > 0
+        && hr->role != VR_HTTP_ADMIN)
+    {
+        /* Served on http.admin_listen alone: not even its name here. */
+        vr_http_problem(hr, 404, "not_found", 0, "no route for %s", url);
+        return false;
+    }
     if (!vr_http_auth_check(hr, hr->route->flags)) {
         return false;
     }
@@ -671,6 +679,7 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
     if (hr == NULL) {
         hr = vr_calloc(1, sizeof(*hr));
         hr->c = c;
+        hr->role = (vr_http_role_t) (uintptr_t) cls;
         hr->fd = -1;
         hr->path = vr_strdup(url);
         snprintf(hr->method, sizeof(hr->method), "%s", method);

@@ -42,3 +42,18 @@ vr_report_metrics(vr_buf_t *out)
         }
     }
 }
+
+void
+vr_report_label(vr_buf_t *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') {
+            vr_buf_addc(out, '\\');
+            vr_buf_addc(out, *v);
+        } else if (*v == '\n') {
+            vr_buf_adds(out, "\\n");
+        } else {
+            vr_buf_addc(out, *v);
+        }
+    }
+}

@@ -22,7 +22,14 @@ typedef struct {
 /* Registers r (kept by pointer; registering it again is a no-op). */
 void vr_report_register(const vr_reporter_t *r);
 
+/* Every reporter's status keys into doc, or metrics onto out. */
 void vr_report_status(json_t *doc);
 void vr_report_metrics(vr_buf_t *out);
+
+/*
+ * Appends v as a Prometheus label value, escaped as the exposition format
+ * wants (\\, \", \n); without the quotes around it.
+ */
+void vr_report_label(vr_buf_t *out, const char *v);
 
 #endif /* VR_REPORT_H */

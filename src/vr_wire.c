@@ -79,9 +79,9 @@ vr_wire_recv(void *socket, zmq_msg_t *frames, size_t *n, bool *truncated)
 }
 
 const char *
-vr_wire_peer_address(zmq_msg_t *frame)
+vr_wire_peer_address(zmq_msg_t *frames)
 {
-    const char *addr = zmq_msg_gets(frame, "Peer-Address");
+    const char *addr = zmq_msg_gets(&frames[1], "Peer-Address");
 
     return addr != NULL ? addr : "";
 }

@@ -48,8 +48,13 @@ int vr_wire_recv(void *socket, zmq_msg_t *frames, size_t *n, bool *truncated);
 
 void vr_wire_close(zmq_msg_t *frames, size_t n);
 
-/* The address a received frame came from ("" when the transport has none). */
-const char *vr_wire_peer_address(zmq_msg_t *frame);
+/*
+ * The address a message received on the ROUTER came from ("" when the
+ * transport has none).  frames: the message, at least 2 frames; the
+ * property is read from frames[1], since the routing id frame that the
+ * ROUTER puts first carries none when the peer chose its own identity.
+ */
+const char *vr_wire_peer_address(zmq_msg_t *frames);
 
 /* One frame to send: borrowed bytes (copied by ZeroMQ) or a message. */
 typedef struct {

@@ -560,8 +560,9 @@ class Gateway:
         if config is None and router_args is None:
             config = {}
         if admin_key is None and isinstance(config, dict):
-            plain = [k for k in config.get("auth", {}).get("client_keys", [])
-                     if not k.startswith("sha256:")]
+            keys = config.get("auth", {}).get("client_keys", [])
+            keys = [k.get("key") if isinstance(k, dict) else k for k in keys]
+            plain = [k for k in keys if not k.startswith("sha256:")]
             admin_key = plain[0] if plain else None
         self.admin_key = admin_key
         self.config = config
