@@ -577,7 +577,8 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
     for (size_t i = 0; i < conf->bind.n; i++) {
         const char *ep = conf->bind.v[i];
         if (!vr_strs_has(&b->bound, ep) && zmq_bind(b->router, ep) != 0) {
-            vr_log_error("cannot bind %s: %s", ep, zmq_strerror(errno));
+            vr_log_error("%s cannot bind %s: %s", conf->bind_where, ep,
+                         zmq_strerror(errno));
             for (size_t j = 0; j < bound.n; j++) {
                 if (!vr_strs_has(&b->bound, bound.v[j])) {
                     zmq_unbind(b->router, bound.v[j]);

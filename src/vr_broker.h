@@ -56,6 +56,7 @@ typedef struct {
     bool        send_router_shutdown;
     vr_blocks_t methods;            /* of vr_method_policy_t */
     vr_blocks_t services;           /* of vr_service_policy_t */
+    const char *bind_where;         /* "FILE:LINE:COL: \"router.bind\"" */
 } vr_router_conf_t;
 
 extern vr_module_t vr_router_module;

@@ -61,6 +61,23 @@ vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark)
     cf->nmarks++;
 }
 
+const char *
+vr_conf_where(vr_conf_t *cf, const char *path)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text), "%s: \"%s\"", cf->file, path);
+    for (size_t i = 0; i < cf->nmarks; i++) {
+        if (strcmp(cf->marks[i].path, path) == 0) {
+            snprintf(text, sizeof(text), "%s:%zu:%zu: \"%s\"", cf->file,
+                     cf->marks[i].mark.line + 1, cf->marks[i].mark.column + 1,
+                     path);
+            break;
+        }
+    }
+    return vr_pool_strdup(cf->pool, text);
+}
+
 bool
 vr_conf_is_set(const vr_conf_t *cf, const char *path)
 {

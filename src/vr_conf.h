@@ -110,6 +110,14 @@ int vr_conf_error_at(vr_conf_t *cf, const char *path, const char *fmt, ...)
  */
 void vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark);
 
+/*
+ * "FILE:LINE:COL: \"path\"" for key path `path` ("FILE: \"path\"" when it
+ * was not in the file), in cf's pool: for messages about a value that
+ * init() cannot put in force (a port that cannot be bound), which come
+ * after parsing.
+ */
+const char *vr_conf_where(vr_conf_t *cf, const char *path);
+
 /* Was key path `path` given in the file (not defaulted)? */
 bool vr_conf_is_set(const vr_conf_t *cf, const char *path);
 

@@ -46,6 +46,8 @@ typedef struct {
     vr_http_tls_conf_t tls;
     vr_strs_t   admin_listen;   /* not empty: the only listeners of admin
                                    routes (VR_ROUTE_ADMIN) */
+    const char *where[3];       /* "FILE:LINE:COL: \"KEY\"" of listen,
+                                   tls.listen, admin_listen (by role) */
     int64_t     max_body_bytes;
     int64_t     max_header_bytes;
     int64_t     connection_memory_bytes;

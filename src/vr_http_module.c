@@ -232,6 +232,9 @@ vr_http_sockaddr(const char *addr, struct sockaddr_storage *ss)
     return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? VR_OK : VR_ERROR;
 }
 
+_Static_assert(VR_HTTP_NROLES == vr_nelems(((vr_http_conf_t *) 0)->where),
+               "vr_http_conf_t.where has one entry per role");
+
 /* The key, and the word for logs, of each role. */
 static const char *const vr_http_role_keys[VR_HTTP_NROLES] = {
     "http.listen", "http.tls.listen", "http.admin_listen"
@@ -300,7 +303,7 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf,
 
     if (vr_http_sockaddr(l->addr, &ss) != VR_OK) {
         vr_log_error("%s \"%s\": the host must be a numeric address, \"*\" "
-                     "or \"localhost\"", vr_http_role_keys[l->role], l->addr);
+                     "or \"localhost\"", conf->where[l->role], l->addr);
         return VR_ERROR;
     }
     if (ss.ss_family == AF_INET6) {
@@ -347,7 +350,8 @@ vr_http_listener_start(vr_http_listener_t *l, const vr_http_conf_t *conf,
         MHD_OPTION_ARRAY, opts,
         MHD_OPTION_END);
     if (l->daemon == NULL) {
-        vr_log_error("cannot listen for %s on %s: %s",
+        vr_log_error("%s cannot listen for %s on %s: %s",
+                     conf->where[l->role],
                      l->role == VR_HTTP_TLS ? "HTTPS" : "HTTP", l->addr,
                      errno ? strerror(errno) : "libmicrohttpd refused");
         return VR_ERROR;
@@ -528,6 +532,9 @@ vr_http_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
                                     : "http.connection_memory",
                                 "http.max_header must be at most half of "
                                 "http.connection_memory");
+    }
+    for (int role = 0; role < VR_HTTP_NROLES; role++) {
+        conf->where[role] = vr_conf_where(cf, vr_http_role_keys[role]);
     }
     if (vr_http_check_roles(cf, conf) != VR_OK) {
         return VR_ERROR;

@@ -148,19 +148,23 @@ refused("a file that cannot be read",
 
 holder, port = listening_socket()
 taken = "127.0.0.1:%d" % port
+where = (re.escape(path) + r":\d+:\d+: \"http\.listen\" cannot listen "
+         r"for HTTP on %s" % re.escape(taken))
 refused("an http.listen address another socket holds",
         to_yaml(gw.full_config(dict(conf("key-71-two"), http={
             "listen": ["127.0.0.1:%d" % gw.http_port, taken]}))) + "\n",
-        r"cannot listen for HTTP on %s" % re.escape(taken))
+        where, status_pattern=where)
 r = gw.get("/healthz")
 is_(r and r.status, 200, "the running HTTP address still answers")
 
 holder, port = listening_socket()
 taken = "tcp://127.0.0.1:%d" % port
+where = (re.escape(path) + r":\d+:\d+: \"router\.bind\" cannot bind %s"
+         % re.escape(taken))
 refused("a router.bind endpoint another socket holds",
         to_yaml(gw.full_config(dict(conf("key-71-two"), router={
             "bind": [gw.endpoint, taken]}))) + "\n",
-        r"cannot bind %s" % re.escape(taken))
+        where, status_pattern=where)
 is_(gw.gateway().get("bind"), [gw.endpoint],
     "router.bind is still only the running endpoint")
 client._authenticate()     # (so that this checks router.bind alone)

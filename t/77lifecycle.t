@@ -30,7 +30,7 @@ def hold_dealer(gw, name):
 _boxes = {}
 
 
-def answer_of(peer, rid, timeout=3.0):
+def answer_of(peer, rid, timeout=10.0):
     """"reply" or the error code of the answer for rid (or None)."""
     return _boxes.setdefault(id(peer), Answers(peer)).get(rid, timeout)
 
@@ -112,7 +112,7 @@ r = gw.get("/readyz")
 is_(r and r.status, 503, "/readyz answers 503")
 reply(first, call_a, "A")
 is_(answer_of(client, a), "reply", "the call in flight finishes")
-call_b = first.expect_call(3)
+call_b = first.expect_call(10)
 ok(call_b, "the queued one goes to the dealer")
 if call_b:
     reply(first, call_b, "B")
