@@ -242,8 +242,25 @@ vr_invoke_release(vr_request_t *r)
     vr_invoke_drop(inv);
 }
 
+/* A JSON answer collects the chunks: they are not sent until the end. */
+static bool
+vr_invoke_rewind(vr_request_t *r)
+{
+    vr_invoke_t *inv = r->origin_data;
+
+    if (inv->streaming || inv->finished) {
+        return false;
+    }
+    vr_buf_reset(&inv->chunks);
+    inv->nchunks = 0;
+    return true;
+}
+
 static const vr_origin_t vr_invoke_origin = {
-    vr_invoke_deliver, vr_invoke_fail, vr_invoke_release
+    .deliver = vr_invoke_deliver,
+    .fail = vr_invoke_fail,
+    .release = vr_invoke_release,
+    .rewind = vr_invoke_rewind,
 };
 
 /* ---- the HTTP side ---------------------------------------------------- */

@@ -253,8 +253,11 @@ vr_job_release(vr_request_t *r)
     job->r = NULL;
 }
 
+/* Events are kept and read as they come: nothing to rewind. */
 static const vr_origin_t vr_job_origin = {
-    vr_job_deliver, vr_job_fail, vr_job_release
+    .deliver = vr_job_deliver,
+    .fail = vr_job_fail,
+    .release = vr_job_release,
 };
 
 /* ---- JSON views ------------------------------------------------------- */

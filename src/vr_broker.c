@@ -61,8 +61,10 @@ vr_zclient_fail(vr_request_t *r, vr_code_t code, const char *text)
     vr_buf_free(&body);
 }
 
+/* Chunks go out as they come: nothing to rewind. */
 static const vr_origin_t vr_zclient_origin = {
-    vr_zclient_deliver, vr_zclient_fail, NULL
+    .deliver = vr_zclient_deliver,
+    .fail = vr_zclient_fail,
 };
 
 /* ---- small senders ---------------------------------------------------- */

@@ -39,6 +39,13 @@ typedef struct {
     void  (*fail)(vr_request_t *r, vr_code_t code, const char *text);
     /* r is about to be freed (after its terminal event); may be NULL. */
     void  (*release)(vr_request_t *r);
+    /*
+     * r's dealer was lost after some chunks: may r start over on another
+     * dealer?  True when none of them has reached the client yet (the
+     * origin forgets them); NULL, or false: what the client has seen
+     * cannot be taken back, so r ends with dealer_lost.
+     */
+    bool  (*rewind)(vr_request_t *r);
 } vr_origin_t;
 
 typedef enum {

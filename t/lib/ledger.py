@@ -45,14 +45,13 @@ import os
 import random
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 import zmq
 
-from vrtest import SCALE, at_cleanup, diag, note, scaled, tempdir
+from vrtest import Proc, SCALE, at_cleanup, diag, note, scaled, tempdir
 from peers import CTX, request_json
 from vrhttp import HttpConn, sse_events
 
@@ -408,46 +407,32 @@ def write_report(name, figures):
 
 # ---- dealers as processes --------------------------------------------------------
 
-_dealer_serial = itertools.count(1)
 
 
-class DealerProc:
-    """One ledger_dealer.py process.  prefix: argv put in front (e.g.
-    ["ip", "netns", "exec", NS]).  Killed by pid at cleanup."""
+class DealerProc(Proc):
+    """One ledger_dealer.py process (a vrtest.Proc: killed by pid at
+    cleanup, its stderr shown when the test fails).  prefix: argv put in
+    front (e.g. ["ip", "netns", "exec", NS])."""
 
     def __init__(self, endpoint, ledger_path, kind="async", service="Chaos",
-                 heartbeat=1.0, max_concurrent=None, prefix=(), log_dir=None):
-        n = next(_dealer_serial)
-        self.ledger_path = ledger_path
-        self.log_path = os.path.join(log_dir or tempdir(),
-                                     "ldealer-%d.log" % n)
+                 heartbeat=1.0, max_concurrent=None, prefix=()):
         argv = list(prefix) + [sys.executable, LEDGER_DEALER, endpoint,
                                "--ledger", ledger_path, "--kind", kind,
                                "--service", service, "--heartbeat",
                                str(heartbeat)]
         if max_concurrent is not None:
             argv += ["--max-concurrent", str(max_concurrent)]
+        self.ledger_path = ledger_path
         self.kind = kind
         self.max_concurrent = max_concurrent
-        log = open(self.log_path, "ab")
-        try:
-            self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=log,
-                                      close_fds=True)
-        finally:
-            log.close()
-        self.pid = self.p.pid
-        self.started = time.monotonic()
-        self.killed_at = None
-        at_cleanup(self.kill)
         self.sid = None
-        self.lines = []
+        self.killed_at = None
         self._registered = threading.Event()
         self._id = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__(argv, name="ldealer", lines=True)
 
-    def _read(self):
-        for raw in iter(self.p.stdout.readline, b""):
+    def _read_lines(self):
+        for raw in iter(self._p.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self.lines.append(line)
             if line.startswith("ID ") and self.sid is None:
@@ -455,7 +440,7 @@ class DealerProc:
                 self._id.set()
             elif line == "register_ack":
                 self._registered.set()
-        self.p.stdout.close()
+        self._p.stdout.close()
 
     def wait_id(self, timeout=5.0):
         self._id.wait(scaled(timeout))
@@ -467,22 +452,9 @@ class DealerProc:
     def registers(self):
         return sum(1 for l in list(self.lines) if l == "register_ack")
 
-    def running(self):
-        return self.p.poll() is None
-
-    def signal(self, sig):
-        if self.p.poll() is None:
-            os.kill(self.pid, sig)
-
     def kill(self):
         """SIGKILL by pid (after SIGCONT, in case it is stopped), reap."""
-        if self.p.poll() is None:
-            try:
-                os.kill(self.pid, signal.SIGCONT)
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.p.wait()
+        super().kill()
         if self.killed_at is None:
             self.killed_at = time.monotonic()
 

@@ -44,7 +44,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -172,16 +171,7 @@ def main():
     BOOK.write("start", kind=opt.kind)
     say("ID " + dealer.service_id)
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    dealer.start(wait=False)
-    while not done.wait(0.5):
-        pass
-    dealer.stop()
-    say("stopped")
-    sys.stdout.flush()
-    os._exit(0)
+    peers.serve_until_signalled(dealer, say)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ dealer (shutdown) and exits 0.  It dies with the test process
 
 import argparse
 import os
-import signal
 import sys
 import threading
 
@@ -62,16 +61,7 @@ def main():
                   max_concurrent=opt.max_concurrent, on_event=on_event)
     say("ID " + dealer.service_id)
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    dealer.start(wait=False)
-    while not done.wait(0.5):
-        pass
-    dealer.stop()
-    say("stopped")
-    sys.stdout.flush()
-    os._exit(0)
+    peers.serve_until_signalled(dealer, say)
 
 
 if __name__ == "__main__":

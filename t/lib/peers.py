@@ -22,7 +22,9 @@ import inspect
 import json
 import os
 import queue
+import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -44,6 +46,22 @@ __all__ = [
 CTX = zmq.Context.instance()
 
 # ---- processes ------------------------------------------------------------
+
+def serve_until_signalled(dealer, say):
+    """For a peer started as a process of its own: starts dealer, serves
+    until SIGTERM or SIGINT, then leaves like the Python dealer (shutdown),
+    says "stopped" and exits 0."""
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    dealer.start(wait=False)
+    while not done.wait(0.5):
+        pass
+    dealer.stop()
+    say("stopped")
+    sys.stdout.flush()
+    os._exit(0)
+
 
 def die_with_parent():
     """For a peer started as a process of its own: exits when the test

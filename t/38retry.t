@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+# Retries (router.methods.<glob>.max_attempts): a request whose dealer is
+# lost before anything of its answer reached the client goes to another
+# dealer, first in line, with the same request_id, and the client gets one
+# answer.  A stream whose chunks the client has seen (ZeroMQ, SSE) cannot
+# start over: it ends with dealer_lost.  An HTTP call that answers one JSON
+# array collects the chunks until the end, so a lost stream starts over and
+# the array holds the new dealer's chunks alone.  When the attempts are
+# used up the request ends with dealer_lost; a method without max_attempts
+# is never retried.
+import json, os, sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from vrtest import *
+from peers import *
+from vrhttp import *
+from vrops import Answers
+
+gw = HttpGateway({"router": {"probe_interval": "100ms",
+                             "methods": {"Wire.*": {"max_attempts": 2}}},
+                  "http": {"access_log": "off"}}).start()
+serial = [0]
+
+
+def wire_dealer(group="Wire"):
+    serial[0] += 1
+    d = RawPeer(gw.endpoint, identity="%s-%08d" % (group, 38000 + serial[0]))
+    d.register(group=group, methods=("work", "stream"))
+    ok(d.recv() is not None, "dealer %s registered" % d.identity.decode())
+    return d
+
+
+def call_on(dealers, timeout=3.0):
+    """(dealer, Call) of the first dealer that gets a call, or (None, None)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        for d in dealers:
+            c = d.expect_call(0.05)
+            if c is not None:
+                return d, c
+    return None, None
+
+
+def chunk(d, call, value):
+    d.reply(call.cid, {"type": "streaming", "request_id": call.request_id,
+                       "data": value})
+
+
+def lose(d, dealers):
+    """The dealer's connection goes away, as when its process dies."""
+    d.close()
+    dealers.remove(d)
+
+
+client = RawPeer(gw.endpoint, identity="client-38")
+box = Answers(client)
+
+# -- a plain call is retried on the other dealer --
+dealers = [wire_dealer(), wire_dealer()]
+rid = client.call("Wire.work", 1)
+first, call = call_on(dealers)
+ok(call and call.request_id == rid, "the call reaches a dealer")
+lose(first, dealers)
+other, again = call_on(dealers)
+is_(again and again.request_id, rid,
+    "when that dealer is lost the call goes to the other one, same "
+    "request_id")
+other.reply(again.cid, {"type": "reply", "request_id": rid, "result": 2})
+is_(box.body(rid), {"type": "reply", "request_id": rid, "result": 2},
+    "the client gets the other dealer's answer")
+is_(client.expect_nothing(0.3), None, "and nothing else")
+
+# -- attempts used up --
+dealers.append(wire_dealer())
+rid = client.call("Wire.work", 2)
+first, call = call_on(dealers)
+lose(first, dealers)
+second, again = call_on(dealers)
+ok(again and again.request_id == rid, "attempt 2 on another dealer")
+lose(second, dealers)
+is_(box.get(rid, 5), "dealer_lost",
+    "when the second dealer is lost too, max_attempts 2 is used up: "
+    "dealer_lost")
+is_(gw.info().get("retries"), 2, "router_info counts the two retries")
+
+# -- a ZeroMQ stream the client has seen part of --
+dealers = [wire_dealer(), wire_dealer()]
+rid = client.call("Wire.stream", 3)
+first, call = call_on(dealers)
+chunk(first, call, 0)
+msg = client.recv(3)
+ok(msg is not None and loads(msg[-1]).get("type") == "streaming",
+   "ZeroMQ: the client got a chunk")
+lose(first, dealers)
+is_(box.get(rid, 5), "dealer_lost",
+    "the dealer is lost after it: the stream ends with dealer_lost")
+is_(call_on(dealers, 0.5), (None, None), "and does not start over")
+
+# -- an SSE stream the client has seen part of --
+dealers.append(wire_dealer())
+sse = gw.open("GET", "/stream/Wire.stream?args=" + quote_json([3]))
+first, call = call_on(dealers)
+chunk(first, call, "a")
+events = []
+parser = SSEParser()
+deadline = time.monotonic() + scaled(3)
+while not any(e.get("event") == "chunk" for e in events) \
+        and time.monotonic() < deadline:
+    events += parser.feed(sse.read_some(0.2) or b"")
+ok(any(e.get("event") == "chunk" for e in events), "SSE: a chunk arrived")
+lose(first, dealers)
+rest = sse_events(sse)
+is_([(e.get("event"), json.loads(e.get("data") or "{}").get("code"))
+     for e in rest if e.get("event") == "error"], [("error", "dealer_lost")],
+    "then the stream ends with an error event dealer_lost")
+is_(call_on(dealers, 0.5), (None, None), "and does not start over")
+
+# -- an HTTP JSON answer collects the chunks: it starts over --
+dealers.append(wire_dealer())
+c = gw.open("POST", "/invoke/Wire.stream", json=[3])
+first, call = call_on(dealers)
+chunk(first, call, "lost-0")
+chunk(first, call, "lost-1")
+time.sleep(0.2)
+lose(first, dealers)
+other, again = call_on(dealers)
+ok(again is not None, "HTTP JSON: the stream goes to the other dealer")
+if again:
+    for v in ("new-0", "new-1", "new-2"):
+        chunk(other, again, v)
+    other.reply(again.cid, {"type": "end", "request_id": again.request_id})
+r = c.response()
+is_(r and (r.status, r.json()), (200, ["new-0", "new-1", "new-2"]),
+    "the answer holds the new dealer's chunks alone")
+
+# -- no max_attempts: never retried --
+solo = [wire_dealer("Solo"), wire_dealer("Solo")]
+rid = client.call("Solo.work", 1)
+first, call = call_on(solo)
+lose(first, solo)
+is_(box.get(rid, 5), "dealer_lost", "a method without max_attempts ends "
+    "dealer_lost")
+is_(call_on(solo, 0.5), (None, None), "and is not given to another dealer")
+is_(gw.stop(), 0, "the gateway exits 0")
+done_testing()
