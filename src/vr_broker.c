@@ -353,7 +353,10 @@ vr_broker_handle(vr_broker_t *b, zmq_msg_t *frames, size_t n, bool truncated)
     if (d != NULL && type != VR_MSG_REGISTER) {
         vr_dealer_touch(b, d);
     }
-    if (type != VR_MSG_CALL_FROM_CLIENT) {
+    /* A dealer's answer that is too large ends its request (dispatch). */
+    if (type != VR_MSG_CALL_FROM_CLIENT
+        && !(type == VR_MSG_REPLY_FROM_DEALER && d != NULL))
+    {
         for (size_t i = 2; i < n; i++) {
             if (zmq_msg_size(&frames[i]) > (size_t) b->conf->max_message_bytes) {
                 b->stats.dropped++;

@@ -184,6 +184,10 @@ vr_dealer_capacity(vr_broker_t *b, const char *group, json_t *reg)
  * Checks a RegisterJSON; NULL when good, else what is wrong.  Each entry
  * of "methods" must be an object (MethodMeta) keyed by a bare name.
  */
+/* Longest group; with a method name of 256 bytes, a full name fits in
+ * VR_METHOD_NAME_MAX. */
+#define VR_DEALER_GROUP_MAX  255
+
 static const char *
 vr_dealer_check_register(json_t *reg)
 {
@@ -207,9 +211,10 @@ vr_dealer_check_register(json_t *reg)
     }
     v = json_object_get(reg, "group");
     if (v != NULL && !json_is_null(v)
-        && (!json_is_string(v) || json_string_length(v) == 0))
+        && (!json_is_string(v) || json_string_length(v) == 0
+            || json_string_length(v) > VR_DEALER_GROUP_MAX))
     {
-        return "\"group\" must be a non-empty string";
+        return "\"group\" must be a string of 1..255 bytes";
     }
     v = json_object_get(reg, "api_key");
     if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
@@ -231,15 +236,25 @@ vr_dealer_set_methods(vr_broker_t *b, vr_dealer_t *d, json_t *reg)
     size_t      n = json_object_size(methods), i = 0;
     vr_method_t **old = d->methods;
     size_t      nold = d->nmethods;
-    char        full[600];
+    char        full[VR_METHOD_NAME_MAX + 1];
 
     json_decref(d->methods_meta);
     d->methods_meta = json_object();
     d->methods = vr_calloc(n + 1, sizeof(vr_method_t *));
     d->nmethods = 0;
     json_object_foreach(methods, name, meta) {
-        int len = snprintf(full, sizeof(full), "%s.%s", d->group, name);
-        vr_method_t *m = vr_method_get(b, full, (size_t) len);
+        int          len = snprintf(full, sizeof(full), "%s.%s", d->group,
+                                    name);
+        vr_method_t *m;
+
+        if (len < 0 || (size_t) len >= sizeof(full)) {
+            /* Only a group taken from a long binary identity gets here. */
+            vr_log_limited(VR_LOG_WARN, "dealer %s: method %s of group %s "
+                           "is longer than %d bytes: not offered",
+                           d->id_text, name, d->group, VR_METHOD_NAME_MAX);
+            continue;
+        }
+        m = vr_method_get(b, full, (size_t) len);
 
         json_object_set(d->methods_meta, full, meta);
         vr_method_add_dealer(b, m, d);

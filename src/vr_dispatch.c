@@ -292,7 +292,16 @@ vr_dispatch_on_reply(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
         return;
     }
     vr_buf_free(&decoded);
-    if (kind < 0) {
+    if (zmq_msg_size(&frames[3]) > (size_t) b->conf->max_message_bytes) {
+        /* Its client must not wait for an answer that is not coming. */
+        vr_log_limited(VR_LOG_WARN, "dealer %s sent %zu bytes for request "
+                       "%s, over router.max_message; the request ends",
+                       d->id_text, zmq_msg_size(&frames[3]), r->rid);
+        b->stats.dropped++;
+        vr_request_fail(r, VR_CODE_DEALER_ERROR, "the dealer's answer is "
+                        "larger than router.max_message");
+        kind = VR_REPLY_ERROR;      /* and it frees the dealer's slot */
+    } else if (kind < 0) {
         vr_log_limited(VR_LOG_WARN, "dealer %s sent a malformed message for "
                        "request %s; the request ends", d->id_text, r->rid);
         vr_request_fail(r, VR_CODE_DEALER_ERROR,

@@ -91,5 +91,50 @@ is_(bc.recv_json(), ("reply_from_router", {"type": "reply", "request_id": rid,
 ok(isinstance(gw.clusters(), dict), "clusters still answers with it listed")
 still_serving("binary identities")
 
+# -- register fields out of bounds --
+def register_refused(gw, what, group):
+    big = RawPeer(gw.endpoint, identity="Big-0000060")
+    big.register(group=group)
+    kind, body = big.recv_json(5)
+    is_((kind, (body or {}).get("error") if isinstance(body, dict) else body),
+        ("error", 'Registration failed: "group" must be a string of 1..255 '
+                  'bytes'), "register with %s is refused" % what)
+    big.close()
+
+
+register_refused(gw, "a 256-byte group", "G" * 256)
+still_serving("a 256-byte group")
+gw16 = Gateway(name="gateway-16MiB").start()      # the default max_message
+register_refused(gw16, "a 4 MB group", "G" * (4 << 20))
+ok(gw16.info() is not None, "and the gateway goes on")
+is_(gw16.stop(), 0, "it exits 0")
+ok255 = RawPeer(gw.endpoint, identity="Big-0000061")
+ok255.register(group="G" * 255, methods=("m" * 256,))
+is_(ok255.recv(), [b"register_ack", b""],
+    "a 255-byte group with a 256-byte method name registers")
+ok(("G" * 255 + "." + "m" * 256) in (gw.methods() or {}),
+   "and offers the 512-byte method")
+
+# -- a dealer's answer over max_message ends its request at once --
+huge = RawPeer(gw.endpoint, identity="Huge-00000060")
+huge.register(group="Huge", methods=("big",))
+huge.recv()
+rid = c.call("Huge.big")
+call = huge.expect_call()
+t0 = time.monotonic()
+huge.reply(call.cid, {"type": "reply", "request_id": rid,
+                      "result": "x" * (70 << 10)})
+kind, body = c.recv_json(5)
+is_((kind, (body or {}).get("code"), (body or {}).get("request_id")),
+    ("reply_from_router", "dealer_error", rid),
+    "a reply over max_message: the client gets dealer_error")
+cmp_ok(time.monotonic() - t0, "<", scaled(1.0), "at once")
+rid = c.call("Huge.big")
+call = huge.expect_call()
+ok(call is not None, "the dealer's slot is free again")
+huge.reply(call.cid, {"type": "reply", "request_id": rid, "result": "small"})
+is_(c.recv_json()[1], {"type": "reply", "request_id": rid, "result": "small"},
+    "and its next answer goes through")
+
 is_(gw.stop(), 0, "the gateway exits 0")
 done_testing()
