@@ -36,7 +36,9 @@ def relay(client, dealer, action):
     return result, same
 
 
-gw = Gateway({"router": {"heartbeat_timeout": "4s"}}).start()
+# `voidrail router`, as the transcripts' Python router ran: --heartbeat 1
+# expires idle dealers after 1 + 3 s.
+gw = Gateway(router_args=["--heartbeat", "1"]).start()
 
 # A.12.1 register + heartbeat
 td = ThreadedDealer(gw.endpoint).start()
@@ -155,7 +157,8 @@ ok(ad.service_id not in gw.clusters(), "A.12.11: a dealer that leaves is gone")
 is_(gw.stop(), 0, "the gateway exits 0")
 
 # A.12.8 auth
-gw = Gateway({"auth": {"dealer_keys": ["dk1"], "client_keys": ["ck1"]}}).start()
+gw = Gateway(router_args=["--dealer-keys", "dk1", "--client-keys", "ck1",
+                          "--require-auth"], admin_key="ck1").start()
 rogue = ThreadedDealer(gw.endpoint, api_key="wrong").start(wait=False)
 event = rogue.wait_event("error")
 is_(event and event[2].get("error"),
