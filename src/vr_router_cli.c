@@ -176,6 +176,13 @@ vr_router_command(int argc, char **argv)
             break;
         case O_MODE:
             mode = optarg;
+            if (strcmp(mode, "fifo") != 0 && strcmp(mode, "load_balance") != 0)
+            {
+                fprintf(stderr, "voidrail router: --mode must be fifo or "
+                        "load_balance\n");
+                rc = 1;
+                goto done;
+            }
             break;
         case O_GENKEYS:
             rc = vr_router_generate_keys();

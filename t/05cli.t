@@ -6,6 +6,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
 from peers import *
+from vrhttp import *
 
 
 def conf(name, text):
@@ -157,6 +158,35 @@ is_((kind, body.get("error") if isinstance(body, dict) else body),
     ("error", "Not authenticated"),
     "client keys from the environment require authentication")
 is_(gw.stop(), 0, "it exits 0")
+
+# --mode, -p, --client-keys, --logger-level and --http
+http_port = free_port()
+gw = Gateway(router_args=["--mode", "load_balance", "--client-keys", "ckA",
+                          "--client-keys", "ckB", "--logger-level", "DEBUG",
+                          "--http", "127.0.0.1:%d" % http_port],
+             admin_key="ckB").start()
+is_(gw.info().get("mode"), "load_balance", "--mode load_balance")
+for key, answer in (("ckA", "auth_ack"), ("nope", "error")):
+    c = RawPeer(gw.endpoint)
+    c.send(["auth", {"api_key": key, "client_id": "x"}])
+    is_(c.recv_json()[0], answer, "--client-keys %s: %s" % (key, answer))
+r = HttpConn(http_port).send("GET", "/healthz").response()
+is_(r and r.status, 200, "--http HOST:PORT serves HTTP")
+RawPeer(gw.endpoint, identity="stray-05").heartbeat()
+ok(wait_until(lambda: re.search(r" debug heartbeat from unregistered "
+                                r"stray-05", gw.log_text())),
+   "--logger-level DEBUG logs debug lines")
+is_(gw.stop(), 0, "it exits 0")
+port = free_port()
+p = Proc([voidrail_bin(), "router", "--host", "127.0.0.1", "-p", str(port)],
+         name="router-p")
+probe = RawPeer("tcp://127.0.0.1:%d" % port)
+ok(wait_until(lambda: probe.command("router_info", 0.2)[0]
+              == "router_info_ack"), "-p PORT is the port")
+is_(p.stop(), 0, "and it exits 0 on SIGTERM")
+rc, out, err = run_voidrail(["router", "--mode", "bogus"])
+is_(rc, 1, "--mode bogus exits 1")
+like(err, r"--mode must be fifo or load_balance", "naming the option")
 
 rc, out, err = run_voidrail(["router", "--host", "127.0.0.1", "--port",
                              str(free_port()), "--require-auth"])
