@@ -118,6 +118,12 @@ vr_metrics_broker_text(vr_buf_t *out, vr_broker_t *b)
     vr_metric(out, "voidrail_dealers_lost_total", "counter",
               "Dealers lost (gone, expired or unreachable).",
               (double) b->stats.dealers_lost);
+    vr_metric(out, "voidrail_curve_refused_total", "counter",
+              "Connections the ZAP handler refused (CURVE key not let in).",
+              (double) b->stats.curve_refused);
+    vr_metric(out, "voidrail_identity_refused_total", "counter",
+              "Messages under a dealer identity from another CURVE key.",
+              (double) b->stats.identity_refused);
 
     vr_metric_head(out, "voidrail_method_calls_total", "counter",
                    "Calls received, by method.");

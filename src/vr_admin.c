@@ -205,6 +205,11 @@ vr_admin_router_info(vr_broker_t *b)
                         json_integer((json_int_t) b->stats.dealers_lost));
     json_object_set_new(info, "dealers_expired",
                         json_integer((json_int_t) b->stats.dealers_expired));
+    json_object_set_new(info, "curve", json_boolean(conf->curve.on));
+    json_object_set_new(info, "curve_refused",
+                        json_integer((json_int_t) b->stats.curve_refused));
+    json_object_set_new(info, "identity_refused",
+                        json_integer((json_int_t) b->stats.identity_refused));
     json_object_set_new(info, "request_timeout",
                         json_real(vr_seconds(conf->request_timeout_ms)));
     json_object_set_new(info, "max_queue", json_integer(conf->max_queue));

@@ -22,6 +22,7 @@
 #include "vr_method.h"
 #include "vr_request.h"
 #include "vr_wire.h"
+#include "vr_zap.h"
 
 /* Messages handled per loop turn before the loop looks at timers. */
 #define VR_BROKER_BATCH      512
@@ -350,6 +351,9 @@ vr_broker_handle(vr_broker_t *b, zmq_msg_t *frames, size_t n, bool truncated)
     }
     type = vr_wire_type(zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]));
     d = vr_dealer_find(b, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]));
+    if (d != NULL && !vr_dealer_same_owner(b, d, frames, type)) {
+        return;
+    }
     if (d != NULL && type != VR_MSG_REGISTER) {
         vr_dealer_touch(b, d);
     }
@@ -575,9 +579,16 @@ int
 vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
                     unsigned generation)
 {
-    vr_strs_t bound = { vr_calloc(conf->bind.n + 1, sizeof(char *)), 0 };
+    vr_strs_t bound;
     int64_t   hard_max;
 
+    if (!vr_curve_same_server(&b->conf->curve, &conf->curve)) {
+        vr_log_error("router.curve: turning CURVE on or off or changing the "
+                     "server key needs a restart");
+        return VR_ERROR;
+    }
+    bound.v = vr_calloc(conf->bind.n + 1, sizeof(char *));
+    bound.n = 0;
     /* New endpoints first: a failure leaves everything as it was. */
     for (size_t i = 0; i < conf->bind.n; i++) {
         const char *ep = conf->bind.v[i];
@@ -607,8 +618,32 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
      * answer; beyond that ZeroMQ drops the connection unread. */
     hard_max = conf->max_message_bytes * 2 + 65536;
     zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &hard_max, sizeof(hard_max));
+    if (b->zap != NULL) {
+        vr_zap_set_conf(b->zap, &conf->curve);
+    }
     b->conf = conf;
     b->generation = generation;
+    return VR_OK;
+}
+
+/* CURVE on the ROUTER, and the ZAP handler that must exist before binds. */
+static int
+vr_broker_curve(vr_broker_t *b, const vr_router_conf_t *conf)
+{
+    const vr_curve_conf_t *c = &conf->curve;
+
+    if (!c->on) {
+        return VR_OK;
+    }
+    b->zap = vr_zap_new(b->zctx, b->loop, c, &b->stats.curve_refused);
+    if (b->zap == NULL || vr_curve_server_setup(b->router, c) != VR_OK) {
+        return VR_ERROR;
+    }
+    vr_log_notice("CURVE on: server public key %s", c->server_public);
+    if (!c->listed) {
+        vr_log_warn("CURVE is on without an allow-list (router.curve.allow, "
+                    "allow_dir): any client key is let in");
+    }
     return VR_OK;
 }
 
@@ -642,6 +677,7 @@ vr_broker_new(void *zctx, vr_loop_t *loop, const vr_router_conf_t *conf,
         || vr_broker_setopt(b, ZMQ_HEARTBEAT_TIMEOUT,
                             (int) conf->heartbeat_timeout_ms,
                             "HEARTBEAT_TIMEOUT")
+        || vr_broker_curve(b, conf) != VR_OK
         || vr_broker_configure(b, conf, generation) != VR_OK)
     {
         vr_broker_destroy(&b);
@@ -746,6 +782,7 @@ vr_broker_stop(vr_broker_t *b)
     zmq_setsockopt(b->router, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
     zmq_close(b->router);
     b->router = NULL;
+    vr_zap_destroy(&b->zap);
 }
 
 void
@@ -767,6 +804,7 @@ vr_broker_destroy(vr_broker_t **bp)
         free(x->name);
         free(x);
     }
+    vr_zap_destroy(&b->zap);
     vr_strs_free(&b->bound);
     free(b->frames);
     free(b);

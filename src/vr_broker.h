@@ -16,6 +16,7 @@
 
 #include "vr_core.h"
 #include "vr_conf.h"
+#include "vr_curve.h"
 #include "vr_loop.h"
 #include "vr_stats.h"
 
@@ -56,6 +57,7 @@ typedef struct {
     bool        send_router_shutdown;
     vr_blocks_t methods;            /* of vr_method_policy_t */
     vr_blocks_t services;           /* of vr_service_policy_t */
+    vr_curve_conf_t curve;          /* router.curve */
     const char *bind_where;         /* "FILE:LINE:COL: \"router.bind\"" */
 } vr_router_conf_t;
 
@@ -152,6 +154,9 @@ typedef struct {
     uint64_t    retries;
     uint64_t    dealers_lost;
     uint64_t    dealers_expired;
+    uint64_t    curve_refused;      /* peers the ZAP handler turned away */
+    uint64_t    identity_refused;   /* messages under another key's
+                                       dealer identity */
 } vr_broker_stats_t;
 
 /* ---- the broker ------------------------------------------------------- */
@@ -162,6 +167,7 @@ TAILQ_HEAD(vr_dealer_list_s, vr_dealer_s);
 struct vr_broker_s {
     void                    *zctx;
     void                    *router;        /* the ROUTER socket */
+    struct vr_zap_s         *zap;           /* with router.curve on */
     vr_loop_t               *loop;
     const vr_router_conf_t  *conf;          /* of the current cycle */
     unsigned                 generation;    /* of conf */
@@ -197,8 +203,10 @@ vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
 
 /*
  * Applies a new configuration: binds added endpoints first, then unbinds
- * removed ones; limits and timeouts apply from the next event on.
- * VR_ERROR (logged, nothing changed) when a new endpoint cannot be bound.
+ * removed ones; limits, timeouts and the CURVE allow-list apply from the
+ * next event (connection) on.  VR_ERROR (logged, nothing changed) when a
+ * new endpoint cannot be bound, or when conf turns CURVE on or off or
+ * changes the server key pair (that needs a restart).
  */
 int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
                         unsigned generation);

@@ -72,14 +72,17 @@ vr_show_rate(vr_buf_t *out, double per_s)
     }
 }
 
-/* A string value; a secret as its digest (a malformed one as "sha256:?"). */
+/*
+ * A string value; a secret as its digest (a malformed one as "sha256:?",
+ * an unset one as "").
+ */
 static void
 vr_show_str(vr_buf_t *out, const char *s, bool secret)
 {
     vr_digest_t d;
     char        hex[2 * VR_DIGEST_LEN + 1];
 
-    if (!secret) {
+    if (!secret || s[0] == '\0') {
         vr_json_escape(out, s, strlen(s));
     } else if (vr_key_digest(s, &d) == VR_OK) {
         vr_digest_hex(&d, hex);

@@ -66,7 +66,9 @@ bool vr_curve_allowed(const vr_curve_conf_t *c, const char *z85);
 
 /*
  * The Z85 public key the peer of a received message authenticated with,
- * or "" when it came without CURVE.  The string belongs to the message.
+ * or "" when it came without CURVE.  frame is one the peer sent (the
+ * ROUTER's identity frame may lack the property).  The string belongs
+ * to the message.
  */
 const char *vr_curve_peer_key(zmq_msg_t *frame);
 

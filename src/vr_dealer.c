@@ -331,6 +331,28 @@ vr_dealer_key_ok(vr_broker_t *b, zmq_msg_t *frames, json_t *reg)
     return true;
 }
 
+bool
+vr_dealer_same_owner(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
+                     vr_msg_type_t type)
+{
+    const char *key = vr_curve_peer_key(&frames[1]);
+
+    if (vr_curve_same_peer(d->peer_key, key)) {
+        return true;
+    }
+    b->stats.identity_refused++;
+    vr_log_limited(VR_LOG_WARN, "a message under dealer identity %s from "
+                   "CURVE key %s (%s) refused: the identity belongs to key "
+                   "%s", d->id_text, key[0] ? key : "(none)",
+                   vr_wire_peer_address(&frames[1]), d->peer_key);
+    if (type == VR_MSG_REGISTER) {
+        vr_dealer_reply_error(b, d->id, d->id_len,
+                              "Registration failed: this identity belongs "
+                              "to another CURVE key", VR_CODE_FORBIDDEN);
+    }
+    return false;
+}
+
 void
 vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
 {
@@ -374,6 +396,8 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         d->id = vr_memdup(id, id_len);
         d->id_len = id_len;
         d->id_text = vr_dealer_id_text(id, id_len);
+        snprintf(d->peer_key, sizeof(d->peer_key), "%s",
+                 vr_curve_peer_key(&frames[1]));
         d->serial = b->next_serial++;
         TAILQ_INIT(&d->requests);
         HASH_ADD_KEYPTR(hh, b->dealers, d->id, d->id_len, d);

@@ -24,6 +24,9 @@ struct vr_dealer_s {
     unsigned char              *id;         /* identity bytes */
     size_t                      id_len;
     char                       *id_text;    /* printable form, for JSON/logs */
+    char                        peer_key[VR_CURVE_Z85_SIZE];
+                                            /* CURVE key that registered
+                                               it ("" without CURVE) */
     UT_hash_handle              hh;
     TAILQ_ENTRY(vr_dealer_s)    order;      /* registration order */
 
@@ -68,6 +71,16 @@ int vr_dealer_set_drained(vr_broker_t *b, const char *id_text, bool drained);
 
 /* The dealer with this identity, or NULL. */
 vr_dealer_t *vr_dealer_find(vr_broker_t *b, const void *id, size_t len);
+
+/*
+ * Is a message (frames[0]: the identity, type: its kind) under d's
+ * identity from the peer that registered d?  With CURVE an identity
+ * belongs to the key that first registered it: a message from another
+ * key is refused (a register is answered with an error; counted, logged)
+ * and false returned; the caller drops it.  Always true without CURVE.
+ */
+bool vr_dealer_same_owner(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
+                          vr_msg_type_t type);
 
 /* Handlers of the dealer-side messages; frames[0] is the identity. */
 void vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n);

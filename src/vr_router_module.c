@@ -94,6 +94,10 @@ static const vr_directive_t vr_router_directives[] = {
     { "services", VR_CONF_RELOAD, "map", "{}", vr_conf_set_blocks,
       F(services), 0, 0, &vr_service_policies,
       "per-group dealer settings" },
+    { "curve", VR_CONF_RELOAD, "block", NULL, vr_conf_set_block, F(curve),
+      0, 0, vr_curve_directives,
+      "ZeroMQ CURVE on the ROUTER socket: the server key and the clients "
+      "let in" },
     vr_null_directive
 };
 
@@ -115,7 +119,7 @@ vr_router_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
                                     "router.heartbeat_timeout");
         }
     }
-    return VR_OK;
+    return vr_curve_conf_check(cf, "router.curve", &conf->curve);
 }
 
 static int

@@ -1,5 +1,7 @@
 """peers: ZeroMQ peers that speak PROTOCOL.md, for the tests in t/.
 
+curve_keys()    a CURVE key pair; every peer takes curve=(server public,
+                client public, client secret) to connect as a CURVE client
 RawPeer         a DEALER that sends and receives exactly the frames a test
                 gives it (with small helpers for clients and dealers)
 ThreadedDealer  behaves like Part A's threaded Python dealer (c6ec37ea)
@@ -35,7 +37,8 @@ import zmq.asyncio
 from vrtest import scaled, at_cleanup
 
 __all__ = [
-    "CTX", "ROUTER_INFO_KEYS", "SERVICE_INFO_KEYS", "METHOD_META_KEYS",
+    "CTX", "curve_keys", "use_curve", "ROUTER_INFO_KEYS", "SERVICE_INFO_KEYS",
+    "METHOD_META_KEYS",
     "QUEUE_STAT_KEYS", "missing_keys", "frame", "loads", "request_json",
     "remote_addr", "register_json", "error_code", "Call", "RawPeer",
     "Method", "method_table", "ref_methods", "echo", "add", "count", "fail",
@@ -77,6 +80,28 @@ def die_with_parent():
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+# ---- CURVE ----------------------------------------------------------------
+
+def curve_keys():
+    """A new CURVE key pair (public, secret), Z85 str."""
+    public, secret = zmq.curve_keypair()
+    return public.decode("ascii"), secret.decode("ascii")
+
+
+def use_curve(sock, curve):
+    """Makes sock a CURVE client before it connects, as the Python peers
+    do with VOIDRAIL_USE_CURVE.  curve: None (plain) or (server public,
+    client public, client secret), each Z85 str or bytes."""
+    if curve is None:
+        return sock
+    server, public, secret = (k.encode("ascii") if isinstance(k, str)
+                              else k for k in curve)
+    sock.curve_serverkey = server
+    sock.curve_publickey = public
+    sock.curve_secretkey = secret
+    return sock
 
 
 # ---- the JSON shapes of A.3 ------------------------------------------------
@@ -212,15 +237,16 @@ class Call:
 
 class RawPeer:
     """A DEALER socket under the test's control.  identity: bytes or str
-    (None lets libzmq pick one)."""
+    (None lets libzmq pick one); curve: see use_curve()."""
 
-    def __init__(self, endpoint, identity=None):
+    def __init__(self, endpoint, identity=None, curve=None):
         self.endpoint = endpoint
         self.identity = None if identity is None else frame(identity)
         self.sock = CTX.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         if self.identity is not None:
             self.sock.setsockopt(zmq.IDENTITY, self.identity)
+        use_curve(self.sock, curve)
         self.sock.connect(endpoint)
         at_cleanup(self.close)
 
@@ -415,8 +441,9 @@ class _Dealer:
     def __init__(self, endpoint, methods=None, service_name="RefService",
                  group=None, heartbeat_interval=1.0, api_key=None,
                  service_id=None, max_concurrent=None, register_extra=None,
-                 on_event=None):
+                 on_event=None, curve=None):
         self.endpoint = endpoint
+        self.curve = curve          # see use_curve()
         self.service_name = service_name
         self.group = group or service_name
         self.service_id = service_id or "%s-%s" % (service_name,
@@ -582,6 +609,7 @@ class ThreadedDealer(_Dealer):
         s.setsockopt(zmq.IMMEDIATE, 1)
         s.setsockopt(zmq.RECONNECT_IVL, 100)
         s.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        use_curve(s, self.curve)
         s.connect(self.endpoint)
         if not s.poll(int(scaled(2.0) * 1000), zmq.POLLOUT):
             s.close(linger=0)
@@ -851,6 +879,7 @@ class AsyncDealer(_Dealer):
         s.setsockopt(zmq.SNDHWM, 1000)
         s.setsockopt(zmq.RCVHWM, 1000)
         s.setsockopt(zmq.LINGER, 0)
+        use_curve(s, self.curve)
         s.connect(self.endpoint)
         self.sock = s
         self.last_rx = time.monotonic()
@@ -978,8 +1007,9 @@ class PyClient:
       TimeoutError.  The Python default timeout is None (forever); here it
       is 10 s (scaled) so that a test cannot hang."""
 
-    def __init__(self, endpoint, api_key=None, timeout=10.0):
+    def __init__(self, endpoint, api_key=None, timeout=10.0, curve=None):
         self.endpoint = endpoint
+        self.curve = curve          # see use_curve()
         self.client_id = uuid.uuid4().hex
         self.identity = self.client_id.encode("ascii")
         self.api_key = api_key
@@ -995,6 +1025,7 @@ class PyClient:
             s = CTX.socket(zmq.DEALER)
             s.setsockopt(zmq.IDENTITY, self.identity)
             s.setsockopt(zmq.LINGER, 0)
+            use_curve(s, self.curve)
             s.connect(self.endpoint)
             self.sock = s
             if self.api_key:

@@ -551,12 +551,16 @@ class Gateway:
     admin_key                       client key for the queries (info(),
                                     methods(), ...); by default the first
                                     plain key of a dict's auth.client_keys
+    curve                           (server public, client public, client
+                                    secret): the readiness probe and the
+                                    queries connect with CURVE
+                                    (peers.use_curve)
 
     start() launches it and waits until it answers router_info; stop()
     signals it and returns its exit status."""
 
     def __init__(self, config=None, router_args=None, env=None, name="gateway",
-                 admin_key=None):
+                 admin_key=None, curve=None):
         if config is None and router_args is None:
             config = {}
         if admin_key is None and isinstance(config, dict):
@@ -565,6 +569,7 @@ class Gateway:
             plain = [k for k in keys if not k.startswith("sha256:")]
             admin_key = plain[0] if plain else None
         self.admin_key = admin_key
+        self.curve = curve
         self.config = config
         self.router_args = router_args
         self.env = env
@@ -629,7 +634,7 @@ class Gateway:
         while time.monotonic() < deadline:
             if not self.proc.running():
                 return False
-            probe = peers.RawPeer(self.endpoint)
+            probe = peers.RawPeer(self.endpoint, curve=self.curve)
             try:
                 probe.send(["router_info", ""])
                 if probe.recv(timeout=0.5) is not None:
@@ -645,7 +650,8 @@ class Gateway:
         with admin_key (by default the first plain auth.client_keys)."""
         import peers
         if self._admin is None:
-            self._admin = peers.RawPeer(self.endpoint, identity="vrtest-admin")
+            self._admin = peers.RawPeer(self.endpoint, identity="vrtest-admin",
+                                        curve=self.curve)
             if self.admin_key is not None:
                 self._admin.send(["auth", {"api_key": self.admin_key,
                                            "client_id": "vrtest-admin"}])

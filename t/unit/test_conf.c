@@ -301,6 +301,12 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "router.methods.<method glob>.max_attempts", "1" },
     { "router.services", "{}" },
     { "router.services.<group>.capacity", "" },
+    { "router.curve", "" },
+    { "router.curve.key_file", "\"\"" },
+    { "router.curve.secret_key", "\"\"" },
+    { "router.curve.public_key", "\"\"" },
+    { "router.curve.allow", "[]" },
+    { "router.curve.allow_dir", "\"\"" },
     { "auth.dealer_keys", "[]" },
     { "auth.dealer_keys[].name", "" },
     { "auth.dealer_keys[].key", "" },
@@ -747,6 +753,23 @@ test_errors(void)
         { "router:\n  max_message: 64kb\n",
           "test.yaml:2:16: \"router.max_message\" must be a size such as 512, "
           "64KiB or 16MiB", "bad size unit" },
+        { "router:\n  curve:\n    secret_key: \"abc\"\n",
+          "test.yaml:3:17: \"router.curve.secret_key\" is not a CURVE key "
+          "(40 Z85 or 64 hex characters)", "a malformed CURVE secret key" },
+        { "router:\n  curve:\n    key_file: /nonexistent/s.key_secret\n",
+          "test.yaml:3:15: \"router.curve.key_file\" cannot read "
+          "/nonexistent/s.key_secret: No such file or directory",
+          "an unreadable CURVE key file" },
+        { "router:\n  curve:\n    allow: [\"abc\"]\n",
+          "test.yaml:3:12: \"router.curve.allow\" needs router.curve.key_file "
+          "or router.curve.secret_key (the server key)",
+          "a CURVE allow-list without a server key" },
+        { "router:\n  curve:\n"
+          "    secret_key: \"JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6\"\n"
+          "    allow: [\"abc\"]\n",
+          "test.yaml:4:12: \"router.curve.allow\" item 1 is not a CURVE "
+          "public key (40 Z85 or 64 hex characters)",
+          "a malformed CURVE client key" },
         { "router:\n  mode: random\n",
           "test.yaml:2:9: \"router.mode\" must be one of: fifo, load_balance",
           "bad enum" },

@@ -16,7 +16,8 @@
  *   test_lib_peer dealer EP SERVICE  serves the test methods until SIGTERM:
  *                                    ID <identity>, then STOPPED
  *
- *   options: --timeout MS (default 10000), --key KEY, and for dealer
+ *   options: --timeout MS (default 10000), --key KEY, --curve SERVER
+ *   PUBLIC SECRET (CURVE with this client pair), and for dealer
  *   --workers N, --heartbeat MS, --cancel, --stop-timeout MS
  *
  * ERROR lines read "ERROR <code> <message>".  Exit status 0 unless the
@@ -37,6 +38,7 @@
 static int          timeout_ms = 10000, workers = 1, heartbeat_ms = 1000;
 static int          stop_timeout_ms = 5000, cancel;
 static const char  *key;
+static const char  *curve[3];           /* server, public, secret keys */
 static atomic_int   cancelled_seen;
 
 static void
@@ -59,6 +61,13 @@ client(const char *ep)
 
     if (key != NULL) {
         vr_client_set_api_key(c, key);
+    }
+    if (curve[0] != NULL
+        && vr_client_set_curve(c, curve[0], curve[1], curve[2]) != VR_OK)
+    {
+        say("ERROR usage bad CURVE keys");
+        vr_client_destroy(&c);
+        return NULL;
     }
     if (vr_client_connect(c, timeout_ms, &err) != VR_OK) {
         say("ERROR %s %s", err.code, err.message);
@@ -354,6 +363,13 @@ do_dealer(const char *ep, const char *service)
     if (key != NULL) {
         vr_dealer_set_api_key(d, key);
     }
+    if (curve[0] != NULL
+        && vr_dealer_set_curve(d, curve[0], curve[1], curve[2]) != VR_OK)
+    {
+        say("ERROR usage bad CURVE keys");
+        vr_dealer_destroy(&d);
+        return 2;
+    }
     say("ID %s", vr_dealer_identity(d));
     rc = vr_dealer_run(d);
     vr_dealer_destroy(&d);
@@ -372,6 +388,10 @@ main(int argc, char **argv)
             timeout_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
             key = argv[++i];
+        } else if (strcmp(argv[i], "--curve") == 0 && i + 3 < argc) {
+            curve[0] = argv[++i];
+            curve[1] = argv[++i];
+            curve[2] = argv[++i];
         } else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
             workers = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--heartbeat") == 0 && i + 1 < argc) {
