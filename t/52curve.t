@@ -179,6 +179,22 @@ if True:
                            wait=1, env={"VOIDRAIL_USE_CURVE": "1",
                                         "VOIDRAIL_CURVE_SERVER_KEY": hexkey})),
          r"^ERROR unreachable ", "... with a fresh, unlisted pair: refused")
+    env = {"VOIDRAIL_USE_CURVE": "1", "VOIDRAIL_CURVE_SERVER_KEY": spub,
+           "VOIDRAIL_CURVE_SECRET_KEY": caller[1]}
+    is_(lib_peer("invoke", gw.endpoint, "Safe.echo", '["env"]', env=env),
+        ['RESULT "env"'], "... with its listed pair from "
+        "VOIDRAIL_CURVE_SECRET_KEY: served")
+    rc, out, err = run_voidrail(["client", "--host", "127.0.0.1", "--port",
+                                 gw.endpoint.rsplit(":", 1)[1], "--call",
+                                 "Safe.echo", "--args", '"cli"'], env=env)
+    is_((rc, out.strip()), (0, '"cli"'),
+        "voidrail client with VOIDRAIL_CURVE_SECRET_KEY is served")
+    rc, out, err = run_voidrail(
+        ["client", "--host", "127.0.0.1", "--port",
+         gw.endpoint.rsplit(":", 1)[1], "--call", "Safe.echo", "--args",
+         '"cli"', "--timeout", str(scaled(1))],
+        env=dict(env, VOIDRAIL_CURVE_SECRET_KEY=rogue[1]))
+    ok(rc != 0, "with an unlisted secret key it is not (exit %d)" % rc)
     d = Proc(wrapper() + [PEER, "--curve", spub, d2[0], d2[1], "dealer",
                           gw.endpoint, "LibSafe", "--heartbeat", "200"],
              name="lib-curve-dealer", lines=True)

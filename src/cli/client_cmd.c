@@ -66,7 +66,9 @@ vr_client_usage(FILE *out)
 "  6  the API key was refused (unauthorized, forbidden)\n"
 "\n"
 "Environment: VOIDRAIL_API_KEY; VOIDRAIL_USE_CURVE=1 with\n"
-"VOIDRAIL_CURVE_SERVER_KEY (Z85 or hex) encrypts the connection.\n");
+"VOIDRAIL_CURVE_SERVER_KEY (Z85 or hex) encrypts the connection;\n"
+"VOIDRAIL_CURVE_SECRET_KEY is the client's own secret key (for a gateway\n"
+"with an allow-list; unset: a fresh pair).\n");
 }
 
 /* The exit status for a failure with err. */

@@ -554,8 +554,9 @@ vr_client_connect(vr_client_t *self, int timeout_ms, vr_error_t *err)
     if (!self->curve_set && vr_lib_env_true("VOIDRAIL_USE_CURVE")
         && getenv("VOIDRAIL_CURVE_SERVER_KEY") != NULL)
     {
-        if (vr_lib_curve_set(&self->curve, getenv("VOIDRAIL_CURVE_SERVER_KEY"),
-                             NULL, NULL, err) != VR_OK)
+        if (vr_lib_curve_from_env(&self->curve,
+                                  getenv("VOIDRAIL_CURVE_SERVER_KEY"), err)
+            != VR_OK)
         {
             return VR_ERROR;
         }

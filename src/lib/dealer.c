@@ -583,10 +583,11 @@ vr_dealer_start(vr_dealer_t *self)
         return VR_ERROR;
     }
     if (!d->curve_set && env != NULL && *env != '\0'
-        && vr_lib_curve_set(&d->curve, env, NULL, NULL, NULL) != VR_OK)
+        && vr_lib_curve_from_env(&d->curve, env, NULL) != VR_OK)
     {
-        vr_lib_log(&d->log, VR_LEVEL_ERROR, "VOIDRAIL_CURVE_SERVER_KEY is "
-                   "not a key (40 Z85 or 64 hex characters)");
+        vr_lib_log(&d->log, VR_LEVEL_ERROR, "VOIDRAIL_CURVE_SERVER_KEY or "
+                   "VOIDRAIL_CURVE_SECRET_KEY is not a key (40 Z85 or 64 "
+                   "hex characters)");
         return VR_ERROR;
     }
     vr_lib_dealer_host(d);

@@ -124,6 +124,15 @@ int vr_lib_curve_set(vr_lib_curve_t *c, const char *server,
                      vr_error_t *err);
 
 /*
+ * vr_lib_curve_set() with server, and the client's pair from the
+ * environment: $VOIDRAIL_CURVE_SECRET_KEY (its public key is derived), a
+ * fresh pair when it is unset or empty (a gateway with an allow-list only
+ * lets in listed keys).
+ */
+int vr_lib_curve_from_env(vr_lib_curve_t *c, const char *server,
+                          vr_error_t *err);
+
+/*
  * A DEALER socket with our options (identity, LINGER 0, IMMEDIATE, IPv6
  * as well as IPv4, reconnect 100 ms..1 s, CURVE when c->on) and a monitor
  * on it: *monitor is a PAIR socket that receives its handshake and

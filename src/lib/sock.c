@@ -96,6 +96,16 @@ vr_lib_curve_set(vr_lib_curve_t *c, const char *server,
     return VR_OK;
 }
 
+int
+vr_lib_curve_from_env(vr_lib_curve_t *c, const char *server, vr_error_t *err)
+{
+    const char *secret = getenv("VOIDRAIL_CURVE_SECRET_KEY");
+
+    return vr_lib_curve_set(c, server, NULL,
+                            secret != NULL && *secret != '\0' ? secret : NULL,
+                            err);
+}
+
 /* ---- the socket and its monitor ---------------------------------------- */
 
 void *

@@ -113,9 +113,10 @@ typedef struct vr_call_s    vr_call_t;
  * A client of the gateway at endpoint ("tcp://127.0.0.1:5555"), not yet
  * connected.  The api_key defaults to $VOIDRAIL_API_KEY; CURVE is off
  * unless vr_client_set_curve() is called or $VOIDRAIL_USE_CURVE is true
- * and $VOIDRAIL_CURVE_SERVER_KEY set.  Returns NULL when endpoint is NULL
- * (or no file descriptor is left).  The caller owns the client:
- * vr_client_destroy() it.
+ * and $VOIDRAIL_CURVE_SERVER_KEY set (the client's own secret key from
+ * $VOIDRAIL_CURVE_SECRET_KEY, else a fresh pair).  Returns NULL when
+ * endpoint is NULL (or no file descriptor is left).  The caller owns the
+ * client: vr_client_destroy() it.
  */
 VR_EXPORT vr_client_t *vr_client_new(const char *endpoint);
 
@@ -279,9 +280,10 @@ typedef struct {
  * A dealer for service_name (the group, unless vr_dealer_set_group(); the
  * first part of every method's full name) that will connect to endpoint.
  * Its identity is "<service_name>-<8 hex digits>".  The api_key defaults
- * to $VOIDRAIL_API_KEY and CURVE to $VOIDRAIL_CURVE_SERVER_KEY.  Returns
- * NULL when an argument is NULL or empty.  The caller owns the dealer:
- * vr_dealer_destroy() it.
+ * to $VOIDRAIL_API_KEY and CURVE to $VOIDRAIL_CURVE_SERVER_KEY (with its
+ * own secret key from $VOIDRAIL_CURVE_SECRET_KEY, else a fresh pair).
+ * Returns NULL when an argument is NULL or empty.  The caller owns the
+ * dealer: vr_dealer_destroy() it.
  */
 VR_EXPORT vr_dealer_t *vr_dealer_new(const char *endpoint,
                                      const char *service_name);
