@@ -70,6 +70,7 @@ vr_request_new(vr_broker_t *b, const char *name, size_t name_len,
     r->cid = (unsigned char *) p;
     memcpy(r->cid, cid, cid_len);
     r->cid_len = cid_len;
+    HASH_VALUE(r->cid, cid_len, r->cid_hash);
     r->rid = p + cid_len + 1;
     memcpy(r->rid, rid, rid_len);
     r->rid_len = rid_len;
