@@ -38,6 +38,11 @@
  * (or 4 x max_body), to answer 413; past it the connection is closed. */
 #define VR_HTTP_DISCARD_MIN  (1 << 20)
 
+/* A parked request's socket is watched (for a hang-up) once it has waited
+ * this long: most answers come sooner, and then parking costs no system
+ * call of ours (an epoll add and delete each, otherwise). */
+#define VR_HTTP_WATCH_DELAY_MS  20
+
 typedef enum {
     VR_HR_READING = 0,
     VR_HR_HANDLING,
@@ -75,6 +80,7 @@ struct vr_http_req_s {
     bool                     suspended;
     int                      fd;            /* watched while parked */
     bool                     fd_watched;
+    vr_timer_t               watch_timer;   /* starts the watch */
     bool                     gone;          /* the client hung up */
     void                   (*on_gone)(vr_http_req_t *, void *);
     void                    *on_gone_data;
@@ -318,6 +324,7 @@ vr_http_problem(vr_http_req_t *hr, int status, const char *code,
 static void
 vr_http_unwatch(vr_http_req_t *hr)
 {
+    vr_timer_del(vr_http_srv.loop, &hr->watch_timer);
     if (hr->fd_watched) {
         vr_loop_del_fd(vr_http_srv.loop, hr->fd);
         hr->fd_watched = false;
@@ -360,19 +367,33 @@ vr_http_on_parked_fd(void *data, short revents)
     vr_http_unpark(hr);     /* so that MHD sees the close and cleans up */
 }
 
+/* A request still parked after VR_HTTP_WATCH_DELAY_MS: watch its socket. */
 static void
-vr_http_park(vr_http_req_t *hr)
+vr_http_on_watch_timer(vr_timer_t *t)
 {
+    vr_http_req_t                  *hr = t->data;
     const union MHD_ConnectionInfo *ci;
 
-    MHD_suspend_connection(hr->c);
-    hr->suspended = true;
+    if (!hr->suspended || hr->fd_watched) {
+        return;
+    }
     ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL && !hr->fd_watched) {
+    if (ci != NULL) {
         hr->fd = ci->connect_fd;
         vr_loop_add_fd(vr_http_srv.loop, hr->fd, ZMQ_POLLIN,
                        vr_http_on_parked_fd, hr);
         hr->fd_watched = true;
+    }
+}
+
+static void
+vr_http_park(vr_http_req_t *hr)
+{
+    MHD_suspend_connection(hr->c);
+    hr->suspended = true;
+    if (!hr->fd_watched && !vr_timer_armed(&hr->watch_timer)) {
+        vr_timer_add(vr_http_srv.loop, &hr->watch_timer,
+                     VR_HTTP_WATCH_DELAY_MS);
     }
 }
 
@@ -681,6 +702,7 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
         hr->c = c;
         hr->role = (vr_http_role_t) (uintptr_t) cls;
         hr->fd = -1;
+        vr_timer_init(&hr->watch_timer, vr_http_on_watch_timer, hr);
         hr->path = vr_strdup(url);
         snprintf(hr->method, sizeof(hr->method), "%s", method);
         hr->started_ms = vr_now_ms;
