@@ -17,6 +17,7 @@
 #include "config.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -42,6 +43,9 @@
  * this long: most answers come sooner, and then parking costs no system
  * call of ours (an epoll add and delete each, otherwise). */
 #define VR_HTTP_WATCH_DELAY_MS  20
+
+/* Access log lines gathered past this are written at once. */
+#define VR_HTTP_ACCESS_BUFFER  (64 * 1024)
 
 typedef enum {
     VR_HR_READING = 0,
@@ -790,10 +794,43 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
                  : hr->gone ? " client-gone" : " aborted");
     if (n > 0) {
-        ssize_t w = write(vr_http_srv.access_fd, line,
-                          vr_min((size_t) n, sizeof(line) - 1));
-        (void) w;
+        if ((size_t) n >= sizeof(line)) {
+            n = (int) sizeof(line) - 1;     /* a long path: cut, but */
+            line[n - 1] = '\n';             /* still a line of its own */
+        }
+        /* Written before the loop sleeps: one write for a turn's lines. */
+        vr_buf_add(&vr_http_srv.access_buf, line, (size_t) n);
+        if (vr_http_srv.access_buf.len >= VR_HTTP_ACCESS_BUFFER) {
+            vr_http_flush_access_log();
+        }
     }
+}
+
+void
+vr_http_flush_access_log(void)
+{
+    vr_buf_t   *b = &vr_http_srv.access_buf;
+    size_t      off = 0;
+
+    while (vr_http_srv.access_fd >= 0 && off < b->len) {
+        size_t  n = b->len - off;
+        ssize_t w;
+
+        if (n > PIPE_BUF) {
+            /* Up to the last newline within PIPE_BUF; lines are shorter. */
+            const char *nl = memrchr(b->p + off, '\n', PIPE_BUF);
+            n = nl != NULL ? (size_t) (nl - (b->p + off)) + 1 : PIPE_BUF;
+        }
+        w = write(vr_http_srv.access_fd, b->p + off, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            break;                  /* as before: a failed line is lost */
+        }
+        off += (size_t) w;
+    }
+    vr_buf_reset(b);
 }
 
 static void
