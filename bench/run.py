@@ -164,11 +164,12 @@ class Gateway:
     def __init__(self, dealers=0, capacity=0, extra=None, wrapper=()):
         self.zport, self.hport = free_port(), free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.zport
+        # Only the addresses: every other setting is the default a user
+        # runs with (log level info, the access log on stderr, which goes
+        # to a file here), so that their costs are measured too.
         conf = {
-            "router": {"bind": self.endpoint, "max_queue": 1000000},
-            "http": {"listen": "127.0.0.1:%d" % self.hport,
-                     "access_log": "off"},
-            "log": {"level": "warn"},
+            "router": {"bind": self.endpoint},
+            "http": {"listen": "127.0.0.1:%d" % self.hport},
         }
         for section, values in (extra or {}).items():
             conf.setdefault(section, {}).update(values)

@@ -80,12 +80,16 @@ vr_dealer_ack(vr_broker_t *b, vr_dealer_t *d, const char *word, size_t len)
 }
 
 bool
-vr_dealer_holds_client(const vr_dealer_t *d, const void *cid, size_t len)
+vr_dealer_holds_client(const vr_dealer_t *d, const vr_request_t *r)
 {
-    const vr_request_t *r;
+    const vr_request_t *h;
 
-    TAILQ_FOREACH(r, &d->requests, link) {
-        if (r->cid_len == len && memcmp(r->cid, cid, len) == 0) {
+    /* The hashes first: the lists are walked for every candidate of
+     * every dispatch, and identities are often 16-32 bytes alike. */
+    TAILQ_FOREACH(h, &d->requests, link) {
+        if (h->cid_hash == r->cid_hash && h->cid_len == r->cid_len
+            && memcmp(h->cid, r->cid, r->cid_len) == 0)
+        {
             return true;
         }
     }

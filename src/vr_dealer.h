@@ -104,9 +104,8 @@ void vr_dealer_tick(vr_broker_t *b);
 int vr_dealer_send(vr_broker_t *b, vr_dealer_t *d, vr_frame_t *frames,
                    size_t n);
 
-/* Does d hold a request of client cid (and so cannot take another)? */
-bool vr_dealer_holds_client(const vr_dealer_t *d, const void *cid,
-                            size_t len);
+/* Does d hold a request of r's client (and so cannot take r)? */
+bool vr_dealer_holds_client(const vr_dealer_t *d, const vr_request_t *r);
 
 /* Removes and frees d (its requests must have been settled). */
 void vr_dealer_remove(vr_broker_t *b, vr_dealer_t *d);

@@ -30,7 +30,7 @@ vr_dispatch_can_take(const vr_dealer_t *d, const vr_request_t *r)
 {
     return vr_dealer_takes_work(d) && d->in_flight < d->capacity
            && (d->in_flight == 0 || d->rid_errors
-               || !vr_dealer_holds_client(d, r->cid, r->cid_len));
+               || !vr_dealer_holds_client(d, r));
 }
 
 /* Is a a better choice than b under the configured mode? */
@@ -232,9 +232,12 @@ vr_dispatch_match(vr_dealer_t *d, const void *cid, size_t cid_len,
                   const char *rid, size_t rid_len)
 {
     vr_request_t *r;
+    unsigned      hash;
 
+    HASH_VALUE(cid, cid_len, hash);
     TAILQ_FOREACH(r, &d->requests, link) {
-        if (r->cid_len == cid_len && memcmp(r->cid, cid, cid_len) == 0
+        if (r->cid_hash == hash && r->cid_len == cid_len
+            && memcmp(r->cid, cid, cid_len) == 0
             && (rid == NULL
                 || (r->rid_len == rid_len && memcmp(r->rid, rid, rid_len) == 0)))
         {

@@ -17,6 +17,7 @@
 #include "config.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -37,6 +38,14 @@
 /* A body over http.max_body is read and thrown away up to at least this
  * (or 4 x max_body), to answer 413; past it the connection is closed. */
 #define VR_HTTP_DISCARD_MIN  (1 << 20)
+
+/* A parked request's socket is watched (for a hang-up) once it has waited
+ * this long: most answers come sooner, and then parking costs no system
+ * call of ours (an epoll add and delete each, otherwise). */
+#define VR_HTTP_WATCH_DELAY_MS  20
+
+/* Access log lines gathered past this are written at once. */
+#define VR_HTTP_ACCESS_BUFFER  (64 * 1024)
 
 typedef enum {
     VR_HR_READING = 0,
@@ -75,6 +84,7 @@ struct vr_http_req_s {
     bool                     suspended;
     int                      fd;            /* watched while parked */
     bool                     fd_watched;
+    vr_timer_t               watch_timer;   /* starts the watch */
     bool                     gone;          /* the client hung up */
     void                   (*on_gone)(vr_http_req_t *, void *);
     void                    *on_gone_data;
@@ -318,6 +328,7 @@ vr_http_problem(vr_http_req_t *hr, int status, const char *code,
 static void
 vr_http_unwatch(vr_http_req_t *hr)
 {
+    vr_timer_del(vr_http_srv.loop, &hr->watch_timer);
     if (hr->fd_watched) {
         vr_loop_del_fd(vr_http_srv.loop, hr->fd);
         hr->fd_watched = false;
@@ -360,19 +371,33 @@ vr_http_on_parked_fd(void *data, short revents)
     vr_http_unpark(hr);     /* so that MHD sees the close and cleans up */
 }
 
+/* A request still parked after VR_HTTP_WATCH_DELAY_MS: watch its socket. */
 static void
-vr_http_park(vr_http_req_t *hr)
+vr_http_on_watch_timer(vr_timer_t *t)
 {
+    vr_http_req_t                  *hr = t->data;
     const union MHD_ConnectionInfo *ci;
 
-    MHD_suspend_connection(hr->c);
-    hr->suspended = true;
+    if (!hr->suspended || hr->fd_watched) {
+        return;
+    }
     ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL && !hr->fd_watched) {
+    if (ci != NULL) {
         hr->fd = ci->connect_fd;
         vr_loop_add_fd(vr_http_srv.loop, hr->fd, ZMQ_POLLIN,
                        vr_http_on_parked_fd, hr);
         hr->fd_watched = true;
+    }
+}
+
+static void
+vr_http_park(vr_http_req_t *hr)
+{
+    MHD_suspend_connection(hr->c);
+    hr->suspended = true;
+    if (!hr->fd_watched && !vr_timer_armed(&hr->watch_timer)) {
+        vr_timer_add(vr_http_srv.loop, &hr->watch_timer,
+                     VR_HTTP_WATCH_DELAY_MS);
     }
 }
 
@@ -681,6 +706,7 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
         hr->c = c;
         hr->role = (vr_http_role_t) (uintptr_t) cls;
         hr->fd = -1;
+        vr_timer_init(&hr->watch_timer, vr_http_on_watch_timer, hr);
         hr->path = vr_strdup(url);
         snprintf(hr->method, sizeof(hr->method), "%s", method);
         hr->started_ms = vr_now_ms;
@@ -768,10 +794,43 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
                  : hr->gone ? " client-gone" : " aborted");
     if (n > 0) {
-        ssize_t w = write(vr_http_srv.access_fd, line,
-                          vr_min((size_t) n, sizeof(line) - 1));
-        (void) w;
+        if ((size_t) n >= sizeof(line)) {
+            n = (int) sizeof(line) - 1;     /* a long path: cut, but */
+            line[n - 1] = '\n';             /* still a line of its own */
+        }
+        /* Written before the loop sleeps: one write for a turn's lines. */
+        vr_buf_add(&vr_http_srv.access_buf, line, (size_t) n);
+        if (vr_http_srv.access_buf.len >= VR_HTTP_ACCESS_BUFFER) {
+            vr_http_flush_access_log();
+        }
     }
+}
+
+void
+vr_http_flush_access_log(void)
+{
+    vr_buf_t   *b = &vr_http_srv.access_buf;
+    size_t      off = 0;
+
+    while (vr_http_srv.access_fd >= 0 && off < b->len) {
+        size_t  n = b->len - off;
+        ssize_t w;
+
+        if (n > PIPE_BUF) {
+            /* Up to the last newline within PIPE_BUF; lines are shorter. */
+            const char *nl = memrchr(b->p + off, '\n', PIPE_BUF);
+            n = nl != NULL ? (size_t) (nl - (b->p + off)) + 1 : PIPE_BUF;
+        }
+        w = write(vr_http_srv.access_fd, b->p + off, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            break;                  /* as before: a failed line is lost */
+        }
+        off += (size_t) w;
+    }
+    vr_buf_reset(b);
 }
 
 static void

@@ -131,6 +131,7 @@ vr_http_prepare(void *data)
         }
     }
     vr_http_srv.mhd_deadline_ms = wait < 0 ? INT64_MAX : vr_now_ms + wait;
+    vr_http_flush_access_log();
     return wait;
 }
 
@@ -434,6 +435,7 @@ vr_http_open_access_log(const vr_http_conf_t *conf)
             return VR_ERROR;
         }
     }
+    vr_http_flush_access_log();     /* the old lines to the old file */
     if (vr_http_srv.access_fd > STDERR_FILENO) {
         close(vr_http_srv.access_fd);
     }
@@ -620,6 +622,8 @@ vr_http_exit(vr_cycle_t *cycle)
     free(vr_http_srv.routes);
     vr_http_srv.routes = NULL;
     vr_loop_del_hook(vr_http_srv.loop, &vr_http_srv);
+    vr_http_flush_access_log();
+    vr_buf_free(&vr_http_srv.access_buf);
     if (vr_http_srv.access_fd > STDERR_FILENO) {
         close(vr_http_srv.access_fd);
     }

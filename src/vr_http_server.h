@@ -40,6 +40,7 @@ typedef struct {
     vr_http_req_t          *live;       /* every request in progress */
     vr_http_stats_t         stats;
     int                     access_fd;  /* -1: access log off */
+    vr_buf_t                access_buf; /* its lines not written yet */
     bool                    need_run;   /* an fd fired, a request resumed */
     vr_msec_t               mhd_deadline_ms;    /* MHD wants a turn then */
     uint64_t                stream_bytes;   /* sent by stream readers */
@@ -64,6 +65,14 @@ void vr_http_server_callbacks(vr_http_callbacks_t *cb);
  * naming the key and the file.
  */
 int vr_http_tls_load(vr_conf_t *cf, vr_http_tls_conf_t *tls);
+
+/*
+ * Writes the access log lines gathered since the last call to access_fd
+ * (whole lines, at most PIPE_BUF bytes per write, so that they stay whole
+ * in a pipe shared with other writers).  Called before the loop sleeps,
+ * and before access_fd changes or closes.
+ */
+void vr_http_flush_access_log(void);
 
 /*
  * Resumes every parked request of daemon d (of all daemons when NULL), as

@@ -3,10 +3,15 @@
  *
  * A recursive-descent scanner over a byte range; it never allocates.
  * Strings are walked with a byte-class table so that the common case (a
- * run of plain ASCII) is one compare per byte.
+ * run of plain ASCII) is one compare per byte; with SSE2, 16 bytes are
+ * tested at once first, so that a 64 KiB argument costs a few thousand
+ * instructions rather than a few hundred thousand.
  */
 #include "config.h"
 #include <stdio.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "vr_core.h"
 #include "vr_json.h"
@@ -113,6 +118,36 @@ vr_hex(unsigned char c)
     return -1;
 }
 
+/* The first byte from p on that is not C_PLAIN, or end. */
+static const unsigned char *
+vr_js_plain_run(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *) (const void *) p);
+        /* Signed compare: bytes >= 0x80 are negative, so "below 0x20"
+         * catches the control characters and the non-ASCII bytes. */
+        __m128i x = _mm_or_si128(_mm_cmplt_epi8(v, space),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                              _mm_cmpeq_epi8(v, backslash)));
+        int     m = _mm_movemask_epi8(x);
+
+        if (m != 0) {
+            return p + __builtin_ctz((unsigned) m);
+        }
+        p += 16;
+    }
+#endif
+    while (p < end && vr_json_class[*p] == C_PLAIN) {
+        p++;
+    }
+    return p;
+}
+
 /* At an opening quote: moves past the closing one.  VR_ERROR if bad. */
 static int
 vr_js_string(vr_js_t *s)
@@ -120,9 +155,7 @@ vr_js_string(vr_js_t *s)
     const unsigned char *p = s->p + 1, *end = s->end;
 
     for (;;) {
-        while (p < end && vr_json_class[*p] == C_PLAIN) {
-            p++;
-        }
+        p = vr_js_plain_run(p, end);
         if (p >= end) {
             return VR_ERROR;
         }

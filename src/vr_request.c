@@ -70,6 +70,7 @@ vr_request_new(vr_broker_t *b, const char *name, size_t name_len,
     r->cid = (unsigned char *) p;
     memcpy(r->cid, cid, cid_len);
     r->cid_len = cid_len;
+    HASH_VALUE(r->cid, cid_len, r->cid_hash);
     r->rid = p + cid_len + 1;
     memcpy(r->rid, rid, rid_len);
     r->rid_len = rid_len;
@@ -304,19 +305,25 @@ vr_request_reply(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
         vr_request_count_error(r, VR_CODE_DEALER_ERROR, text.p);
         vr_buf_free(&text);
     }
-    if (r->origin->deliver(r, kind, payload) != VR_OK && !final) {
-        /* The client went away in the middle of a stream. */
-        vr_request_count_error(r, VR_CODE_CANCELLED,
-                               "the client went away during the stream");
-        vr_request_orphan(r);
+    if (!final) {
+        if (r->origin->deliver(r, kind, payload) != VR_OK) {
+            /* The client went away in the middle of a stream. */
+            vr_request_count_error(r, VR_CODE_CANCELLED,
+                                   "the client went away during the stream");
+            vr_request_orphan(r);
+        }
         return;
     }
-    if (final) {
-        r->state = VR_REQ_DONE;
-        vr_request_detach(r);
-        vr_request_free(r);
-        vr_dispatch_dealer(b, d);
-    }
+    /*
+     * The dealer's slot is free: it gets its next request before the
+     * client hears, so that a dealer of capacity 1 waits for one send
+     * less.  r is off the dealer already and cannot be failed again.
+     */
+    r->state = VR_REQ_DONE;
+    vr_request_detach(r);
+    vr_dispatch_dealer(b, d);
+    r->origin->deliver(r, kind, payload);
+    vr_request_free(r);
 }
 
 void

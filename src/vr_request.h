@@ -64,6 +64,7 @@ struct vr_request_s {
 
     unsigned char       *cid;           /* client identity (opaque bytes) */
     size_t               cid_len;
+    unsigned             cid_hash;      /* HASH_VALUE of cid (uthash) */
     char                *rid;           /* request_id, decoded, NUL-ended */
     size_t               rid_len;
 

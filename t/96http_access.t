@@ -149,6 +149,39 @@ for rid, (method, path, status) in sorted(expected.items()):
          "%s: time, client, \"%s %s\", %d, bytes, ms, request id"
          % (rid, method, path, status))
 
+# Lines are gathered and written before the loop sleeps, at most PIPE_BUF
+# bytes per write: 60 requests at once with 1.5 KB paths (90 KB of lines,
+# over the gateway's buffer too) still give one whole line each.
+many = {"rid-96-many-%02d" % i: "/nope/%02d-%s" % (i, "p" * 1500)
+        for i in range(60)}
+conns = [gw.open("GET", path, headers={"X-Request-Id": rid})
+         for rid, path in sorted(many.items())]
+statuses = [c.response() for c in conns]
+is_([r and r.status for r in statuses], [404] * 60,
+    "60 requests at once with long paths are answered")
+for c in conns:
+    c.close()
+ok(wait_until(lambda: all(lines_for(rid) for rid in many)),
+   "each of them gets its line")
+bad = [rid for rid, path in sorted(many.items())
+       if [re.match(r'^\d{4}-\d\d-\d\dT\S+ 127\.0\.0\.1 "GET %s[^"]*" 404 '
+                    r'\d+ \d+(ms)? %s$' % (re.escape(path), re.escape(rid)), l)
+           is not None for l in lines_for(rid)] != [True]]
+is_(bad, [], "exactly one whole line each")
+r = gw.get("/nope/" + "q" * 3000)
+is_(r and r.status, 404, "a request with a 3000-byte path is answered")
+r = gw.get("/nope/after", headers={"X-Request-Id": "rid-96-after-long"})
+ok(wait_until(lambda: lines_for("rid-96-after-long")),
+   "the request after it gets its line")
+cut = [l for l in log_lines() if "/nope/qqqq" in l]
+is_([(len(l), l.split()[2][:11]) for l in cut], [(2046, '"GET')],
+    "the long one's line is cut at 2 KB but ends where it should")
+is_([l[:80] for l in log_lines()
+     if not re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1 '
+                     r'"[A-Z]+ /[^" ]*" \d{3} \d+ \d+ms \S+$', l)
+     and l not in cut], [],
+    "and no line of the log is cut or run into another")
+
 is_(gw.stop(), 0, "the gateway exits 0")
 
 # -- any origin --

@@ -394,6 +394,51 @@ test_validate(void)
     free(deep);
 }
 
+/*
+ * Strings longer than the 16 bytes the scanner may test at once: every
+ * byte value at every position of a 40-byte string (both sides of each
+ * 16-byte block, and the tail), alone, as a valid UTF-8 sequence and as
+ * an escape; the verdict must be the same as byte by byte.
+ */
+static void
+test_validate_long(void)
+{
+    enum { LEN = 40 };
+    char   s[LEN + 8];
+    size_t wrong_byte = 0, wrong_utf8 = 0, wrong_escape = 0, wrong_end = 0;
+
+    for (size_t at = 0; at < LEN; at++) {
+        for (int c = 0; c < 256; c++) {
+            bool plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+
+            s[0] = '"';
+            memset(s + 1, 'a', LEN);
+            s[1 + at] = (char) c;
+            s[1 + LEN] = '"';
+            wrong_byte += (vr_json_validate(s, LEN + 2) == VR_OK) != plain;
+        }
+        memset(s + 1, 'a', LEN + 1);
+        memcpy(s + 1 + at, "\xc3\xa9", 2);        /* U+00E9 */
+        s[1 + LEN + 1] = '"';
+        wrong_utf8 += vr_json_validate(s, LEN + 3) != VR_OK;
+        memset(s + 1, 'a', LEN + 1);
+        memcpy(s + 1 + at, "\\n", 2);
+        s[1 + LEN + 1] = '"';
+        wrong_escape += vr_json_validate(s, LEN + 3) != VR_OK;
+        /* Cut short: no closing quote after at + 1 plain bytes. */
+        memset(s + 1, 'a', LEN);
+        wrong_end += vr_json_validate(s, at + 2) != VR_ERROR;
+    }
+    is_int(wrong_byte, 0, "40-byte strings: each byte value at each "
+           "position judged as byte by byte");
+    is_int(wrong_utf8, 0, "40-byte strings: a UTF-8 sequence at each "
+           "position accepted");
+    is_int(wrong_escape, 0, "40-byte strings: an escape at each position "
+           "accepted");
+    is_int(wrong_end, 0, "long strings without their closing quote "
+           "refused at every length");
+}
+
 /* ---- vr_json_unescape -------------------------------------------------- */
 
 static void
@@ -661,6 +706,7 @@ main(void)
 {
     test_fields();
     test_validate();
+    test_validate_long();
     test_unescape();
     test_escape();
     test_utf8();
