@@ -242,8 +242,22 @@ vr_invoke_release(vr_request_t *r)
     vr_invoke_drop(inv);
 }
 
+/* A stream answered as one JSON array has sent nothing yet: start over. */
+static int
+vr_invoke_rewind(vr_request_t *r)
+{
+    vr_invoke_t *inv = r->origin_data;
+
+    if (inv->streaming || inv->finished) {
+        return VR_DECLINED;
+    }
+    vr_buf_reset(&inv->chunks);
+    inv->nchunks = 0;
+    return VR_OK;
+}
+
 static const vr_origin_t vr_invoke_origin = {
-    vr_invoke_deliver, vr_invoke_fail, vr_invoke_release
+    vr_invoke_deliver, vr_invoke_fail, vr_invoke_release, vr_invoke_rewind
 };
 
 /* ---- the HTTP side ---------------------------------------------------- */

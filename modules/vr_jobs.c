@@ -254,7 +254,7 @@ vr_job_release(vr_request_t *r)
 }
 
 static const vr_origin_t vr_job_origin = {
-    vr_job_deliver, vr_job_fail, vr_job_release
+    vr_job_deliver, vr_job_fail, vr_job_release, NULL
 };
 
 /* ---- JSON views ------------------------------------------------------- */

@@ -62,7 +62,7 @@ vr_zclient_fail(vr_request_t *r, vr_code_t code, const char *text)
 }
 
 static const vr_origin_t vr_zclient_origin = {
-    vr_zclient_deliver, vr_zclient_fail, NULL
+    vr_zclient_deliver, vr_zclient_fail, NULL, NULL
 };
 
 /* ---- small senders ---------------------------------------------------- */

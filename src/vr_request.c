@@ -331,10 +331,13 @@ vr_request_dealer_gone(vr_request_t *r, const char *why)
         vr_request_free(r);
         return;
     }
-    if (!b->stopped && r->chunks == 0
-        && r->attempts < vr_method_max_attempts(b, m))
+    if (!b->stopped && r->attempts < vr_method_max_attempts(b, m)
+        && (r->chunks == 0
+            || (r->origin->rewind != NULL && r->origin->rewind(r) == VR_OK)))
     {
-        /* Never answered: safe to give to another dealer, first in line. */
+        /* Its client has seen nothing of it yet: safe to give to another
+         * dealer, first in line. */
+        r->chunks = 0;
         b->stats.retries++;
         r->state = VR_REQ_QUEUED;
         TAILQ_INSERT_HEAD(&m->queue, r, link);

@@ -39,6 +39,13 @@ typedef struct {
     void  (*fail)(vr_request_t *r, vr_code_t code, const char *text);
     /* r is about to be freed (after its terminal event); may be NULL. */
     void  (*release)(vr_request_t *r);
+    /*
+     * r's dealer was lost after r->chunks stream chunks and r may run
+     * again: VR_OK when none of them reached the client (the origin
+     * forgets those it kept), VR_DECLINED when some did (running again
+     * would repeat them).  NULL: every chunk goes to the client at once.
+     */
+    int   (*rewind)(vr_request_t *r);
 } vr_origin_t;
 
 typedef enum {
