@@ -46,6 +46,7 @@ import random
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -158,6 +159,30 @@ class Ledger:
             time.sleep(poll)
 
 
+    def dump(self, path):
+        """Writes the whole ledger to path as JSON (for a load generator
+        in a process of its own: ledger_load.py)."""
+        with self.lock:
+            data = {"t0": self.t0, "reqs": list(self.reqs.values()),
+                    "strays": [(t, ch, repr(what))
+                               for t, ch, what in self.strays]}
+        with open(path + ".tmp", "w") as f:
+            json.dump(data, f)
+        os.rename(path + ".tmp", path)
+
+    @classmethod
+    def load(cls, path):
+        """A Ledger read back from dump()'s file."""
+        with open(path) as f:
+            data = json.load(f)
+        led = cls()
+        led.t0 = data["t0"]
+        for r in data["reqs"]:
+            led.reqs[r["lid"]] = r
+        led.strays = [tuple(s) for s in data["strays"]]
+        return led
+
+
 def read_dealer_ledgers(paths):
     """Every record of the dealers' ledger files, by time.  A line cut by
     a SIGKILL (no newline at the end) is skipped."""
@@ -229,7 +254,11 @@ def check(ledger, executions=(), kills=(), grace=2.0, retry=None,
     Report.
 
     executions  records of read_dealer_ledgers()
-    kills       [(t, sid)]: a dealer killed, stopped or cut off at t
+    kills       [(t, sid)]: a dealer killed at t; or [(t, sid, t_back)]:
+                a dealer stopped or cut off from t until t_back (None:
+                to the end).  A call it read only after t_back, when
+                its request had ended meanwhile, is not a late dispatch
+                (the gateway sent it before; figures "stale_executions")
     retry       {method: max_attempts} of the retryable methods
     allowed     {method: set of error codes} a method may end with (codes
                 not listed are problems; "dealer_lost" is checked against
@@ -244,10 +273,16 @@ def check(ledger, executions=(), kills=(), grace=2.0, retry=None,
     for rec in executions:
         if rec.get("ev") == "call":
             calls[rec.get("lid")].append(rec)
-    killed = collections.defaultdict(list)      # sid -> [t]
-    for t, sid in kills:
-        killed[sid].append(t)
+    killed = collections.defaultdict(list)      # sid -> [(t, t_back)]
+    outages = []                                # (t, t_back, sid)
+    for k in kills:
+        t, sid = k[0], k[1]
+        back = k[2] if len(k) > 2 else t
+        back = float("inf") if back is None else back
+        killed[sid].append((t, back))
+        outages.append((t, back, sid))
     lost_after = []
+    stale = 0
 
     with ledger.lock:
         reqs = list(ledger.reqs.values())
@@ -306,6 +341,11 @@ def check(ledger, executions=(), kills=(), grace=2.0, retry=None,
         if terms:
             t_end = terms[0][0]
             late = [e for e in execs if e["t"] > t_end + slack]
+            resumed = [e for e in late if any(
+                t <= t_end and e["t"] >= back
+                for t, back in killed.get(e.get("sid"), ()))]
+            stale += len(resumed)
+            late = [e for e in late if e not in resumed]
             if late:
                 rep.problem("%s: dispatched %.3f s after it ended (%s)" % (
                     lid, late[0]["t"] - t_end, terms[0][1]))
@@ -323,12 +363,13 @@ def check(ledger, executions=(), kills=(), grace=2.0, retry=None,
             why = None
             if before:
                 sid = before[-1].get("sid")
-                ks = [k for k in killed.get(sid, [])
-                      if before[-1]["t"] - slack <= k <= t_end]
+                ks = [t for t, back in killed.get(sid, [])
+                      if t <= t_end and back >= before[-1]["t"] - slack]
                 if ks:
                     why = ks[0]
             else:
-                ks = [t for t, _ in kills if r["t"] - slack <= t <= t_end]
+                ks = [t for t, back, _ in outages
+                      if t <= t_end and back >= r["t"] - slack]
                 if ks:
                     why = ks[-1]
             if why is None:
@@ -387,6 +428,7 @@ def check(ledger, executions=(), kills=(), grace=2.0, retry=None,
         f["latency_max"] = round(lat[-1], 4)
     if lost_after:
         f["dealer_lost_after_kill_max"] = round(max(lost_after), 3)
+    f["stale_executions"] = stale
     f["problems"] = len(rep.problems)
     return rep
 
@@ -468,8 +510,7 @@ class DealerPool:
         self.specs = list(specs)
         self.prefix = list(prefix)
         self.service = service
-        self.dir = os.path.join(tempdir(), "ledgers")
-        os.makedirs(self.dir, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="ledgers-", dir=tempdir())
         self.lock = threading.Lock()
         self.all = []               # every DealerProc ever started
         self.alive = []
@@ -619,6 +660,8 @@ OPS = {
     "stream": lambda lid, rnd, svc: _stream(svc + ".stream", lid, rnd),
     "rstream": lambda lid, rnd, svc: _stream(svc + ".rstream", lid, rnd),
     "fail": lambda lid, rnd, svc: (svc + ".fail", [lid], None),
+    "hold": lambda lid, rnd, svc: (svc + ".hold",
+                                   [lid, rnd.randint(300, 600)], None),
 }
 
 
@@ -651,15 +694,18 @@ class Load:
     and writes everything into ledger.  timeout: each request's deadline
     (the gateway is told: X-Request-Timeout over HTTP; over ZeroMQ the
     method's configured timeout must be the same).  grace: how long after
-    its deadline a request may still be answered."""
+    its deadline a request may still be answered.  http_host: the
+    gateway's HTTP address (its port: http_port)."""
 
     def __init__(self, ledger, endpoint, http_port, total, duration,
                  timeout, grace=2.0, zmq_seq=3, zmq_pipe=1, http=3,
                  pipe_depth=6, seq_mix=None, pipe_mix=None, http_mix=None,
-                 service="Chaos", prefix="L", seed=0):
+                 service="Chaos", prefix="L", seed=0,
+                 http_host="127.0.0.1"):
         self.ledger = ledger
         self.endpoint = endpoint
         self.http_port = http_port
+        self.http_host = http_host
         self.pacer = Pacer(total, duration)
         self.timeout = timeout
         self.grace = grace
@@ -856,7 +902,7 @@ class Load:
                    "X-Request-Timeout": "%dms" % int(self.timeout * 1000)}
         if mode == "sse":
             headers["Accept"] = "text/event-stream"
-        c = HttpConn(self.http_port, timeout=nominal())
+        c = HttpConn(self.http_port, host=self.http_host, timeout=nominal())
         try:
             c.send("POST", "/invoke/" + method, headers=headers, json=args)
             status = c.head(nominal())
