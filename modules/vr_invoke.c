@@ -87,7 +87,14 @@ vr_invoke_event(vr_invoke_t *inv, const char *name, const char *data,
     if (inv->mode == VR_INVOKE_SSE) {
         vr_sse_event(&b, name, ++inv->event_id, data, len);
     } else {
-        vr_buf_add(&b, data, len);
+        /* One line a record: in well-formed JSON a line break can only
+         * be white space between tokens (in strings it is escaped). */
+        vr_buf_reserve(&b, len + 1);
+        for (size_t i = 0; i < len; i++) {
+            if (data[i] != '\n' && data[i] != '\r') {
+                vr_buf_addc(&b, data[i]);
+            }
+        }
         vr_buf_addc(&b, '\n');
     }
     vr_invoke_write(inv, &b);
@@ -484,7 +491,9 @@ vr_invoke_get_stream(vr_http_req_t *hr, const char *method)
 static const vr_route_t vr_invoke_routes[] = {
     { "POST", "/invoke/", VR_ROUTE_PREFIX | VR_ROUTE_BODY, vr_invoke_post,
       "call a method; JSON, SSE or NDJSON answer" },
-    { "GET", "/stream/", VR_ROUTE_PREFIX, vr_invoke_get_stream,
+    /* EventSource sends no headers: the key may come as ?api_key=. */
+    { "GET", "/stream/", VR_ROUTE_PREFIX | VR_ROUTE_QUERY_KEY,
+      vr_invoke_get_stream,
       "call a method and stream its answer as Server-Sent Events" },
     { NULL, NULL, 0, NULL, NULL }
 };

@@ -773,7 +773,7 @@ static void
 vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
 {
     char        addr[INET6_ADDRSTRLEN + 8];
-    char        line[2048], when[40];
+    char        line[2048], when[40], path[2048];
     int64_t     now_ms = vr_wall_ms();
     time_t      now_s = (time_t) (now_ms / 1000);
     struct tm   tm;
@@ -785,10 +785,12 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
     gmtime_r(&now_s, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     vr_http_client_address(hr, addr, sizeof(addr));
+    /* MHD has decoded the path: a %0A in it must not start a line. */
+    vr_log_escape(hr->path, strlen(hr->path), path, sizeof(path));
     n = snprintf(line, sizeof(line),
                  "%s.%03dZ %s \"%s %s\" %d %llu %lldms %s%s\n", when,
                  (int) (now_ms % 1000), addr, hr->method,
-                 hr->path, hr->status ? hr->status : 499,
+                 path, hr->status ? hr->status : 499,
                  (unsigned long long) hr->bytes_out,
                  (long long) (vr_now_ms - hr->started_ms), hr->request_id,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""

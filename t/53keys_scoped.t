@@ -186,6 +186,15 @@ r = hcall(KEYS["admin"], "RefService.echo", ["again"])
 is_(r and (r.status, r.json()), (200, "again"),
     "when the window is over the right key works again")
 
+# -- EventSource sends no headers: /stream takes ?api_key= --
+c = gw.open("GET", "/stream/RefService.astream?args=" + quote_json([2, 0.01])
+            + "&api_key=" + KEYS["admin"])
+is_([e.get("event") for e in sse_events(c) if e.get("event")],
+    ["chunk", "chunk", "end"], "GET /stream with ?api_key= streams")
+r = gw.get("/stream/RefService.astream?args=" + quote_json([2, 0.01])
+           + "&api_key=wrong-53")
+is_(r and r.status, 401, "and with a wrong ?api_key= is 401")
+
 # -- no key in any output --
 gw.get("/metrics", headers={"X-API-Key": KEYS["admin"]})
 texts = {

@@ -164,9 +164,12 @@ is_([v for _, v in ndjson_lines(s, count=1, timeout=2)], [{"i": 0}],
     "a chunk arrives as a line before the next is sent")
 chunk(call, "two\nlines")
 chunk(call, [3])
+wire.reply(call.cid, ('{"type": "streaming", "request_id": "%s", "data": {\n'
+                      '  "a": [1,\r\n  2]\n}}' % call.request_id).encode())
 wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
-is_([v for _, v in ndjson_lines(s, timeout=3)], ["two\nlines", [3]],
-    "one line per chunk, then the body ends")
+is_([v for _, v in ndjson_lines(s, timeout=3)],
+    ["two\nlines", [3], {"a": [1, 2]}],
+    "one line per chunk (a pretty-printed one too), then the body ends")
 ok(s.done, "at the end of the stream")
 
 is_(gw.stop(), 0, "the gateway exits 0")

@@ -182,6 +182,16 @@ is_([l[:80] for l in log_lines()
      and l not in cut], [],
     "and no line of the log is cut or run into another")
 
+# A path is decoded before it is logged: %0A must not forge a line.
+r = gw.get("/nope%0A2099-01-01T00:00:00.000Z%20127.0.0.1%20%22GET%20/admin"
+           "%22%20200", headers={"X-Request-Id": "rid-96-forged"})
+is_(r and r.status, 404, "a path with an encoded line break is answered")
+ok(wait_until(lambda: lines_for("rid-96-forged")), "and logged")
+is_([l for l in log_lines() if l.startswith("2099-")], [],
+    "on one line: its line break is escaped, no line is forged")
+like(" ".join(lines_for("rid-96-forged")), r'"GET /nope\\x0a2099-',
+     "the break shows as \\x0a")
+
 is_(gw.stop(), 0, "the gateway exits 0")
 
 # -- any origin --
