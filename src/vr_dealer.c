@@ -423,6 +423,11 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     d->last_seen_ms = vr_now_ms;
     d->last_probe_ms = vr_now_ms;
     d->last_heartbeat_wall_ms = vr_wall_ms();
+    if (!fresh && d->in_flight > 0) {
+        /* A Python dealer registers again on a new connection: what was
+         * sent to the old one may never have arrived (see heartbeat). */
+        d->reregistered_ms = vr_now_ms;
+    }
     vr_log_info("dealer %s %s: group %s, %zu methods, capacity %u%s",
                 d->id_text, fresh ? "registered" : "re-registered", d->group,
                 d->nmethods, d->capacity,
@@ -446,6 +451,34 @@ vr_dealer_touch(vr_broker_t *b, vr_dealer_t *d)
     }
 }
 
+/*
+ * d re-registered (a new connection) while holding requests, and now says
+ * it works on none: those sent before are lost with the old connection.
+ * They are retried or end with dealer_lost, instead of waiting for their
+ * deadline.  (Its answers, in order on one connection, came before this
+ * heartbeat.)
+ */
+static void
+vr_dealer_forget_lost(vr_dealer_t *d)
+{
+    vr_request_t *r, *next;
+    vr_msec_t     since = d->reregistered_ms;
+
+    if (since == 0) {
+        return;
+    }
+    d->reregistered_ms = 0;
+    for (r = TAILQ_FIRST(&d->requests); r != NULL; r = next) {
+        next = TAILQ_NEXT(r, link);
+        if (r->dispatched_ms < since) {
+            vr_log_limited(VR_LOG_WARN, "dealer %s reconnected and works "
+                           "on nothing: request %s sent before is lost",
+                           d->id_text, r->rid);
+            vr_request_dealer_gone(r, "it reconnected without the request");
+        }
+    }
+}
+
 void
 vr_dealer_on_heartbeat(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
                        size_t n)
@@ -461,6 +494,9 @@ vr_dealer_on_heartbeat(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
             for (size_t i = 0; i < 2; i++) {
                 if (f[i].kind == VR_JSON_NUMBER) {
                     d->reported_load = strtol(f[i].value, NULL, 10);
+                    if (d->reported_load == 0) {
+                        vr_dealer_forget_lost(d);
+                    }
                     break;
                 }
             }

@@ -45,6 +45,9 @@ struct vr_dealer_s {
     bool                        can_cancel;     /* capability "cancel" */
     bool                        rid_errors;     /* "request_id_errors" */
     long                        reported_load;  /* from heartbeats */
+    vr_msec_t                   reregistered_ms; /* re-registered while
+                                                    holding requests; 0:
+                                                    not since they ended */
 
     uint64_t                    serial;         /* registration order */
     vr_msec_t                   last_seen_ms;

@@ -133,6 +133,29 @@ r = c.response()
 is_(r and (r.status, r.json()), (200, ["new-0", "new-1", "new-2"]),
     "the answer holds the new dealer's chunks alone")
 
+# -- a dealer that reconnects (a new connection under its identity, as a
+# Python dealer does) and then reports that it works on nothing: what was
+# sent to its old connection is lost, retried at once --
+dealers.append(wire_dealer())
+rid = client.call("Wire.work", 3)
+first, call = call_on(dealers)
+ident = first.identity
+first.close()
+dealers.remove(first)
+again_peer = RawPeer(gw.endpoint, identity=ident)
+again_peer.register(group="Wire", methods=("work", "stream"))
+ok(again_peer.recv() is not None, "the dealer registers again on a new "
+   "connection")
+is_(call_on(dealers, 0.3), (None, None), "its call stays with it meanwhile")
+again_peer.heartbeat(processing_requests=0)
+other, again = call_on(dealers + [again_peer])
+is_(again and again.request_id, rid, "when it says it works on nothing, "
+    "the call it lost is given again")
+other.reply(again.cid, {"type": "reply", "request_id": rid, "result": 3})
+is_(box.body(rid), {"type": "reply", "request_id": rid, "result": 3},
+    "and answered")
+dealers.append(again_peer)
+
 # -- no max_attempts: never retried --
 solo = [wire_dealer("Solo"), wire_dealer("Solo")]
 rid = client.call("Solo.work", 1)
