@@ -603,6 +603,7 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
     zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &hard_max, sizeof(hard_max));
     b->conf = conf;
     b->generation = generation;
+    vr_dealer_reconfigure(b);
     return VR_OK;
 }
 

@@ -196,7 +196,8 @@ vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
 
 /*
  * Applies a new configuration: binds added endpoints first, then unbinds
- * removed ones; limits and timeouts apply from the next event on.
+ * removed ones; limits and timeouts apply from the next event on, and
+ * the registered dealers' capacities are computed again at once.
  * VR_ERROR (logged, nothing changed) when a new endpoint cannot be bound.
  */
 int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,

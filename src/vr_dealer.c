@@ -109,10 +109,11 @@ static char *
 vr_dealer_default_group(const vr_dealer_t *d)
 {
     const char *dash = strrchr(d->id_text, '-');
+    size_t      len = dash != NULL && dash != d->id_text
+                      ? (size_t) (dash - d->id_text) : strlen(d->id_text);
 
-    return dash != NULL && dash != d->id_text
-           ? vr_strndup(d->id_text, (size_t) (dash - d->id_text))
-           : vr_strdup(d->id_text);
+    /* An escaped identity can be longer than the group limit. */
+    return vr_strndup(d->id_text, vr_min(len, VR_DEALER_GROUP_MAX));
 }
 
 /*
@@ -161,11 +162,12 @@ vr_dealer_drop_methods(vr_broker_t *b, vr_dealer_t *d)
     d->nmethods = 0;
 }
 
+/* d's capacity under the broker's configuration. */
 static unsigned
-vr_dealer_capacity(vr_broker_t *b, const char *group, json_t *reg)
+vr_dealer_capacity(vr_broker_t *b, const vr_dealer_t *d)
 {
-    json_t *mc = json_object_get(reg, "max_concurrent");
-    int64_t cap = b->conf->dealer_capacity;
+    const char *group = d->group;
+    int64_t     cap = b->conf->dealer_capacity;
 
     for (size_t i = 0; i < b->conf->services.n; i++) {
         const vr_service_policy_t *s =
@@ -174,10 +176,29 @@ vr_dealer_capacity(vr_broker_t *b, const char *group, json_t *reg)
             cap = s->capacity;
         }
     }
-    if (json_is_integer(mc) && json_integer_value(mc) > 0) {
-        cap = json_integer_value(mc);
+    if (d->announced > 0) {
+        cap = d->announced;
     }
     return (unsigned) vr_min(vr_max(cap, 1), b->conf->max_capacity);
+}
+
+void
+vr_dealer_reconfigure(vr_broker_t *b)
+{
+    vr_dealer_t *d;
+    unsigned     old;
+
+    TAILQ_FOREACH(d, &b->dealer_order, order) {
+        old = d->capacity;
+        d->capacity = vr_dealer_capacity(b, d);
+        if (d->capacity != old) {
+            vr_log_info("dealer %s: capacity %u (was %u)", d->id_text,
+                        d->capacity, old);
+        }
+        if (d->capacity > old && d->state == VR_DEALER_ACTIVE) {
+            vr_dispatch_dealer(b, d);
+        }
+    }
 }
 
 /*
@@ -207,9 +228,11 @@ vr_dealer_check_register(json_t *reg)
     }
     v = json_object_get(reg, "group");
     if (v != NULL && !json_is_null(v)
-        && (!json_is_string(v) || json_string_length(v) == 0))
+        && (!json_is_string(v) || json_string_length(v) == 0
+            || json_string_length(v) > VR_DEALER_GROUP_MAX
+            || strlen(json_string_value(v)) != json_string_length(v)))
     {
-        return "\"group\" must be a non-empty string";
+        return "\"group\" must be a string of 1..255 characters, no NUL";
     }
     v = json_object_get(reg, "api_key");
     if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
@@ -231,7 +254,7 @@ vr_dealer_set_methods(vr_broker_t *b, vr_dealer_t *d, json_t *reg)
     size_t      n = json_object_size(methods), i = 0;
     vr_method_t **old = d->methods;
     size_t      nold = d->nmethods;
-    char        full[600];
+    char        full[VR_METHOD_NAME_MAX + 1];
 
     json_decref(d->methods_meta);
     d->methods_meta = json_object();
@@ -319,7 +342,7 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     const void   *id = zmq_msg_data(&frames[0]);
     size_t        id_len = zmq_msg_size(&frames[0]);
     vr_dealer_t  *d;
-    json_t       *reg;
+    json_t       *reg, *mc;
     json_error_t  jerr;
     const char   *problem;
     const char   *group;
@@ -368,7 +391,10 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     d->remote_addr = vr_dealer_remote_addr(d, reg);
     json_decref(d->host_info);
     d->host_info = json_incref(json_object_get(reg, "host_info"));
-    d->capacity = vr_dealer_capacity(b, d->group, reg);
+    mc = json_object_get(reg, "max_concurrent");
+    d->announced = json_is_integer(mc) && json_integer_value(mc) > 0
+                   ? json_integer_value(mc) : 0;
+    d->capacity = vr_dealer_capacity(b, d);
     vr_dealer_set_capabilities(d, reg);
     vr_dealer_set_methods(b, d, reg);
     json_decref(reg);
