@@ -50,7 +50,10 @@ void *
 vr_memdup(const void *p, size_t n)
 {
     void *q = vr_alloc(n + 1);
-    memcpy(q, p, n);
+
+    if (n > 0) {                /* p may be NULL then */
+        memcpy(q, p, n);
+    }
     ((char *) q)[n] = '\0';
     return q;
 }

@@ -623,6 +623,7 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
     }
     b->conf = conf;
     b->generation = generation;
+    vr_dealer_reconfigure(b);
     return VR_OK;
 }
 

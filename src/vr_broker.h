@@ -204,9 +204,10 @@ vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
 /*
  * Applies a new configuration: binds added endpoints first, then unbinds
  * removed ones; limits, timeouts and the CURVE allow-list apply from the
- * next event (connection) on.  VR_ERROR (logged, nothing changed) when a
- * new endpoint cannot be bound, or when conf turns CURVE on or off or
- * changes the server key pair (that needs a restart).
+ * next event (connection) on, and the registered dealers' capacities are
+ * computed again at once.  VR_ERROR (logged, nothing changed) when a new
+ * endpoint cannot be bound, or when conf turns CURVE on or off or changes
+ * the server key pair (that needs a restart).
  */
 int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
                         unsigned generation);

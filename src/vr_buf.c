@@ -25,7 +25,9 @@ void
 vr_buf_add(vr_buf_t *b, const void *p, size_t n)
 {
     vr_buf_reserve(b, n);
-    memcpy(b->p + b->len, p, n);
+    if (n > 0) {                /* p may be NULL then */
+        memcpy(b->p + b->len, p, n);
+    }
     b->len += n;
     b->p[b->len] = '\0';
 }

@@ -113,10 +113,11 @@ static char *
 vr_dealer_default_group(const vr_dealer_t *d)
 {
     const char *dash = strrchr(d->id_text, '-');
+    size_t      len = dash != NULL && dash != d->id_text
+                      ? (size_t) (dash - d->id_text) : strlen(d->id_text);
 
-    return dash != NULL && dash != d->id_text
-           ? vr_strndup(d->id_text, (size_t) (dash - d->id_text))
-           : vr_strdup(d->id_text);
+    /* An escaped identity can be longer than the group limit. */
+    return vr_strndup(d->id_text, vr_min(len, VR_DEALER_GROUP_MAX));
 }
 
 /*
@@ -165,11 +166,12 @@ vr_dealer_drop_methods(vr_broker_t *b, vr_dealer_t *d)
     d->nmethods = 0;
 }
 
+/* d's capacity under the broker's configuration. */
 static unsigned
-vr_dealer_capacity(vr_broker_t *b, const char *group, json_t *reg)
+vr_dealer_capacity(vr_broker_t *b, const vr_dealer_t *d)
 {
-    json_t *mc = json_object_get(reg, "max_concurrent");
-    int64_t cap = b->conf->dealer_capacity;
+    const char *group = d->group;
+    int64_t     cap = b->conf->dealer_capacity;
 
     for (size_t i = 0; i < b->conf->services.n; i++) {
         const vr_service_policy_t *s =
@@ -178,20 +180,35 @@ vr_dealer_capacity(vr_broker_t *b, const char *group, json_t *reg)
             cap = s->capacity;
         }
     }
-    if (json_is_integer(mc) && json_integer_value(mc) > 0) {
-        cap = json_integer_value(mc);
+    if (d->announced > 0) {
+        cap = d->announced;
     }
     return (unsigned) vr_min(vr_max(cap, 1), b->conf->max_capacity);
+}
+
+void
+vr_dealer_reconfigure(vr_broker_t *b)
+{
+    vr_dealer_t *d;
+    unsigned     old;
+
+    TAILQ_FOREACH(d, &b->dealer_order, order) {
+        old = d->capacity;
+        d->capacity = vr_dealer_capacity(b, d);
+        if (d->capacity != old) {
+            vr_log_info("dealer %s: capacity %u (was %u)", d->id_text,
+                        d->capacity, old);
+        }
+        if (d->capacity > old && d->state == VR_DEALER_ACTIVE) {
+            vr_dispatch_dealer(b, d);
+        }
+    }
 }
 
 /*
  * Checks a RegisterJSON; NULL when good, else what is wrong.  Each entry
  * of "methods" must be an object (MethodMeta) keyed by a bare name.
  */
-/* Longest group; with a method name of 256 bytes, a full name fits in
- * VR_METHOD_NAME_MAX. */
-#define VR_DEALER_GROUP_MAX  255
-
 static const char *
 vr_dealer_check_register(json_t *reg)
 {
@@ -216,9 +233,10 @@ vr_dealer_check_register(json_t *reg)
     v = json_object_get(reg, "group");
     if (v != NULL && !json_is_null(v)
         && (!json_is_string(v) || json_string_length(v) == 0
-            || json_string_length(v) > VR_DEALER_GROUP_MAX))
+            || json_string_length(v) > VR_DEALER_GROUP_MAX
+            || strlen(json_string_value(v)) != json_string_length(v)))
     {
-        return "\"group\" must be a string of 1..255 bytes";
+        return "\"group\" must be a string of 1..255 bytes, no NUL";
     }
     v = json_object_get(reg, "api_key");
     if (v != NULL && !json_is_null(v) && !json_is_string(v)) {
@@ -247,18 +265,10 @@ vr_dealer_set_methods(vr_broker_t *b, vr_dealer_t *d, json_t *reg)
     d->methods = vr_calloc(n + 1, sizeof(vr_method_t *));
     d->nmethods = 0;
     json_object_foreach(methods, name, meta) {
+        /* Fits: groups of at most 255 bytes, names of at most 256. */
         int          len = snprintf(full, sizeof(full), "%s.%s", d->group,
                                     name);
-        vr_method_t *m;
-
-        if (len < 0 || (size_t) len >= sizeof(full)) {
-            /* Only a group taken from a long binary identity gets here. */
-            vr_log_limited(VR_LOG_WARN, "dealer %s: method %s of group %s "
-                           "is longer than %d bytes: not offered",
-                           d->id_text, name, d->group, VR_METHOD_NAME_MAX);
-            continue;
-        }
-        m = vr_method_get(b, full, (size_t) len);
+        vr_method_t *m = vr_method_get(b, full, (size_t) len);
 
         json_object_set(d->methods_meta, full, meta);
         vr_method_add_dealer(b, m, d);
@@ -363,7 +373,7 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     const void   *id = zmq_msg_data(&frames[0]);
     size_t        id_len = zmq_msg_size(&frames[0]);
     vr_dealer_t  *d;
-    json_t       *reg;
+    json_t       *reg, *mc;
     json_error_t  jerr;
     const char   *problem;
     const char   *group;
@@ -414,7 +424,10 @@ vr_dealer_on_register(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     d->remote_addr = vr_dealer_remote_addr(d, reg);
     json_decref(d->host_info);
     d->host_info = json_incref(json_object_get(reg, "host_info"));
-    d->capacity = vr_dealer_capacity(b, d->group, reg);
+    mc = json_object_get(reg, "max_concurrent");
+    d->announced = json_is_integer(mc) && json_integer_value(mc) > 0
+                   ? json_integer_value(mc) : 0;
+    d->capacity = vr_dealer_capacity(b, d);
     vr_dealer_set_capabilities(d, reg);
     vr_dealer_set_methods(b, d, reg);
     json_decref(reg);

@@ -15,6 +15,12 @@
 #include "vr_broker.h"
 #include "vr_wire.h"
 
+/*
+ * Longest group name, in bytes: with a method name of up to 256 bytes,
+ * "group.method" stays within VR_METHOD_NAME_MAX.
+ */
+#define VR_DEALER_GROUP_MAX  255
+
 typedef enum {
     VR_DEALER_ACTIVE = 0,
     VR_DEALER_INACTIVE
@@ -40,6 +46,7 @@ struct vr_dealer_s {
     vr_dealer_state_t           state;
     bool                        drained;        /* by an operator: no new work */
     unsigned                    capacity;
+    int64_t                     announced;      /* max_concurrent, or 0 */
     unsigned                    in_flight;      /* requests held, orphans too */
     struct vr_request_list_s    requests;
     bool                        can_cancel;     /* capability "cancel" */
@@ -109,6 +116,13 @@ int vr_dealer_send(vr_broker_t *b, vr_dealer_t *d, vr_frame_t *frames,
 
 /* Does d hold a request of r's client (and so cannot take r)? */
 bool vr_dealer_holds_client(const vr_dealer_t *d, const vr_request_t *r);
+
+/*
+ * Applies the broker's (new) configuration to the registered dealers:
+ * their capacities are computed again, and a dealer that may now hold
+ * more is given queued work.
+ */
+void vr_dealer_reconfigure(vr_broker_t *b);
 
 /* Removes and frees d (its requests must have been settled). */
 void vr_dealer_remove(vr_broker_t *b, vr_dealer_t *d);

@@ -200,7 +200,15 @@ vr_dispatch_cancel(vr_broker_t *b, vr_request_t *r)
     f[1] = VR_FRAME_STR("cancel_from_router");
     f[2] = VR_FRAME(r->cid, r->cid_len);
     f[3] = VR_FRAME(body.p, body.len);
-    vr_dealer_send(b, d, f, 4);
+    /* Not vr_dealer_send: losing d here would free r under its caller.
+     * A dealer that is really gone is found by its heartbeats, and the
+     * orphan ends at its busy_timeout. */
+    if (vr_wire_send(b->router, f, 4) != VR_OK) {
+        b->stats.send_failures++;
+        vr_log_limited(VR_LOG_WARN, "cancel of request %s not sent to "
+                       "dealer %s: %s", r->rid, d->id_text,
+                       zmq_strerror(errno));
+    }
     vr_buf_free(&body);
 }
 

@@ -18,7 +18,10 @@ void vr_dispatch_dealer(vr_broker_t *b, vr_dealer_t *d);
 void vr_dispatch_on_reply(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
                           size_t n);
 
-/* Tells d (when it can cancel) to stop working on r. */
+/*
+ * Tells d (when it can cancel) to stop working on r.  A send that fails
+ * is counted and logged; it does not end d, so r stays valid.
+ */
 void vr_dispatch_cancel(vr_broker_t *b, vr_request_t *r);
 
 #endif /* VR_DISPATCH_H */

@@ -547,7 +547,8 @@ vr_json_unescape(const char *raw, size_t n, vr_buf_t *out)
 void
 vr_json_escape(vr_buf_t *out, const char *str, size_t n)
 {
-    const unsigned char *p = (const unsigned char *) str, *end = p + n;
+    const unsigned char *p = (const unsigned char *) str;
+    const unsigned char *end = n > 0 ? p + n : p;   /* str may be NULL */
     char                 u[16];
 
     vr_buf_reserve(out, n + 2);

@@ -61,7 +61,8 @@ int vr_json_unescape(const char *raw, size_t n, vr_buf_t *out);
 /*
  * Appends s[0..n) as a JSON string (with quotes) in the style of Python's
  * json.dumps: non-ASCII escaped as \uXXXX.  Bytes that are not UTF-8 are
- * written as \u00XX, so any byte string gives valid JSON.
+ * written as \u00XX, so any byte string gives valid JSON.  s may be NULL
+ * when n is 0 (an empty vr_buf_t).
  */
 void vr_json_escape(vr_buf_t *out, const char *s, size_t n);
 

@@ -17,7 +17,9 @@ vr_sse_event(vr_buf_t *out, const char *name, uint64_t id, const char *data,
     vr_buf_adds(out, "event: ");
     vr_buf_adds(out, name);
     vr_buf_addc(out, '\n');
-    do {
+    /* One data line per line of the payload, the last one too when it is
+     * empty (after a final line break, which the reader would lose). */
+    for ( ;; ) {
         const char *eol = p;
         while (eol < end && *eol != '\n' && *eol != '\r') {
             eol++;
@@ -25,11 +27,14 @@ vr_sse_event(vr_buf_t *out, const char *name, uint64_t id, const char *data,
         vr_buf_add(out, "data: ", 6);
         vr_buf_add(out, p, (size_t) (eol - p));
         vr_buf_addc(out, '\n');
-        if (eol < end && *eol == '\r' && eol + 1 < end && eol[1] == '\n') {
+        if (eol == end) {
+            break;
+        }
+        if (*eol == '\r' && eol + 1 < end && eol[1] == '\n') {
             eol++;
         }
         p = eol + 1;
-    } while (p < end);
+    }
     vr_buf_addc(out, '\n');
 }
 

@@ -13,7 +13,8 @@
 
 /*
  * Appends one event: "id: <id>\n" (when id > 0), "event: <name>\n", one
- * "data: <line>\n" per line of data (split at \n, \r\n and \r), and the
+ * "data: <line>\n" per line of data (split at \n, \r\n and \r; after a
+ * final line break the last line is the empty one), and the
  * blank line that ends the event.
  */
 void vr_sse_event(vr_buf_t *out, const char *name, uint64_t id,

@@ -552,6 +552,9 @@ test_escape(void)
     vr_json_escape(&b, T("a\"b"));
     is_str(b.p, "x=\"a\\\"b\"", "escape appends to what the buffer holds");
     is_int(b.len, strlen("x=\"a\\\"b\""), "and keeps len right");
+    vr_buf_reset(&b);
+    vr_json_escape(&b, NULL, 0);    /* the text of an empty vr_buf_t */
+    is_str(b.p, "\"\"", "escape of NULL, 0 is the empty string");
 
     /* Any bytes at all give valid, pure-ASCII JSON. */
     for (int i = 0; i < 3000; i++) {
