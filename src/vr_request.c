@@ -69,13 +69,13 @@ vr_request_new(vr_broker_t *b, const char *name, size_t name_len,
     p = (char *) (r + 1);
     r->cid = (unsigned char *) p;
     r->cid_len = cid_len;
-    HASH_VALUE(r->cid, cid_len, r->cid_hash);
     r->rid = p + cid_len + 1;
     r->rid_len = rid_len;
     /* An empty id may come as NULL (an empty vr_buf_t). */
     if (cid_len > 0) {
         memcpy(r->cid, cid, cid_len);
     }
+    HASH_VALUE(r->cid, cid_len, r->cid_hash);
     if (rid_len > 0) {
         memcpy(r->rid, rid, rid_len);
     }
