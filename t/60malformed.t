@@ -98,7 +98,7 @@ def register_refused(gw, what, group):
     kind, body = big.recv_json(5)
     is_((kind, (body or {}).get("error") if isinstance(body, dict) else body),
         ("error", 'Registration failed: "group" must be a string of 1..255 '
-                  'bytes'), "register with %s is refused" % what)
+                  'bytes, no NUL'), "register with %s is refused" % what)
     big.close()
 
 
