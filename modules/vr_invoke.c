@@ -19,6 +19,7 @@
 #include "vr_call.h"
 #include "vr_cycle.h"
 #include "vr_http.h"
+#include "vr_http_call.h"
 #include "vr_json.h"
 #include "vr_log.h"
 #include "vr_loop.h"
@@ -109,21 +110,6 @@ vr_invoke_finish_stream(vr_invoke_t *inv)
     vr_http_stream_end(inv->hr);
 }
 
-static int
-vr_invoke_retry_after(vr_code_t code)
-{
-    switch (code) {
-    case VR_CODE_QUEUE_FULL:
-    case VR_CODE_RATE_LIMITED:
-        return 1;
-    case VR_CODE_NO_SERVICE:
-    case VR_CODE_SHUTTING_DOWN:
-        return 5;
-    default:
-        return 0;
-    }
-}
-
 /* The end of a call with an error, in the form the client asked for. */
 static void
 vr_invoke_error(vr_invoke_t *inv, vr_code_t code, const char *text)
@@ -137,8 +123,7 @@ vr_invoke_error(vr_invoke_t *inv, vr_code_t code, const char *text)
         vr_invoke_finish_stream(inv);
     } else {
         inv->finished = true;
-        vr_http_problem(inv->hr, vr_code_http_status(code), vr_code_name(code),
-                        vr_invoke_retry_after(code), "%s", text);
+        vr_http_call_problem(inv->hr, code, text);
     }
     vr_buf_free(&b);
 }
@@ -310,61 +295,19 @@ vr_invoke_on_keepalive(vr_timer_t *t)
     vr_buf_free(&b);
 }
 
-/* A method name a broker can route: "Group.name", UTF-8, bounded. */
-static bool
-vr_invoke_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-
-    return len > 0 && len <= 512 && strchr(name, '.') != NULL
-           && vr_utf8_valid(name, len);
-}
-
-/* The deadline a caller asks for, 0 when none; -1 when malformed. */
-static vr_msec_t
-vr_invoke_timeout(vr_http_req_t *hr)
-{
-    const char *t = vr_http_header(hr, "X-Request-Timeout");
-    vr_msec_t   ms;
-
-    if (t == NULL) {
-        t = vr_http_query(hr, "timeout");
-    }
-    if (t == NULL) {
-        return 0;
-    }
-    if (vr_parse_msec(t, &ms) != VR_OK || ms <= 0) {
-        return -1;
-    }
-    return ms;
-}
-
 static void
 vr_invoke_start(vr_http_req_t *hr, const char *method, const char *args,
-                size_t args_len, bool both, vr_invoke_mode_t mode)
+                size_t args_len, bool typed, vr_invoke_mode_t mode)
 {
     vr_call_args_t a = { VR_BUF_INIT, VR_BUF_INIT };
-    vr_msec_t      timeout_ms = vr_invoke_timeout(hr);
+    vr_msec_t      timeout_ms;
     vr_invoke_t   *inv;
     vr_grant_t    *grant;
-    const char    *problem;
     vr_buf_t       b = VR_BUF_INIT;
 
-    if (!vr_invoke_name_ok(method)) {
-        vr_http_problem(hr, 400, "bad_request", 0,
-                        "\"%s\" is not a method name (Service.method)",
-                        method);
-        return;
-    }
-    if (timeout_ms < 0) {
-        vr_http_problem(hr, 400, "bad_request", 0, "the timeout must be a "
-                        "duration such as 500ms or 5s");
-        return;
-    }
-    problem = vr_call_args_parse(args, args_len, both, &a);
-    if (problem != NULL) {
-        vr_http_problem(hr, 400, "bad_request", 0, "%s", problem);
-        vr_call_args_free(&a);
+    if (vr_http_call_read(hr, method, args, args_len, typed, &a,
+                          &timeout_ms) != VR_OK)
+    {
         return;
     }
 
@@ -427,63 +370,35 @@ vr_invoke_mode(vr_http_req_t *hr)
     return VR_INVOKE_JSON;
 }
 
-/*
- * How to read a body by its Content-Type: JSON types and no type are JSON
- * (malformed: 400); application/vnd.voidrail.call+json is {args, kwargs};
- * any other type (curl -d sends a form type, browsers avoid a CORS
- * preflight with text/plain) is accepted when the body is JSON all the
- * same, and is otherwise not something we understand (415).
- */
-static int
-vr_invoke_body_kind(vr_http_req_t *hr, const char *body, size_t len,
-                    bool *both)
-{
-    const char *type = vr_http_header(hr, "Content-Type");
-    size_t      n = type ? strcspn(type, "; ") : 0;
-
-    *both = false;
-    if (type == NULL
-        || (n == 16 && strncasecmp(type, "application/json", n) == 0))
-    {
-        return VR_OK;
-    }
-    if (n == 34 && strncasecmp(type, "application/vnd.voidrail.call+json",
-                               n) == 0)
-    {
-        *both = true;
-        return VR_OK;
-    }
-    if (n > 5 && strncasecmp(type + n - 5, "+json", 5) == 0) {
-        return VR_OK;
-    }
-    if (strncasecmp(type, "multipart/", 10) != 0
-        && vr_json_validate(body, len) == VR_OK)
-    {
-        return VR_OK;
-    }
-    vr_http_problem(hr, 415, "unsupported_media_type", 0,
-                    "the body must be JSON, not %.*s", (int) n, type);
-    return VR_ERROR;
-}
-
 static void
 vr_invoke_post(vr_http_req_t *hr, const char *method)
 {
     const char *body;
     size_t      len;
-    bool        both;
 
     body = vr_http_body(hr, &len);
-    if (vr_invoke_body_kind(hr, body, len, &both) == VR_OK) {
-        vr_invoke_start(hr, method, body, len, both, vr_invoke_mode(hr));
-    }
+    vr_invoke_start(hr, method, body, len, true, vr_invoke_mode(hr));
 }
 
+/*
+ * GET /stream runs the method, which neither a HEAD may do nor the
+ * reconnect EventSource makes once a stream has ended (with the
+ * Last-Event-ID it saw).  Such a call is not kept, so there is nothing
+ * to resume: 204 tells EventSource to stop.  (A job's events resume.)
+ */
 static void
 vr_invoke_get_stream(vr_http_req_t *hr, const char *method)
 {
     const char *args = vr_http_query(hr, "args");
 
+    if (strcmp(vr_http_method(hr), "HEAD") == 0) {
+        vr_http_respond(hr, 200, "text/event-stream", "", 0);
+        return;
+    }
+    if (vr_http_header(hr, "Last-Event-ID") != NULL) {
+        vr_http_respond(hr, 204, NULL, "", 0);
+        return;
+    }
     vr_invoke_start(hr, method, args ? args : "", args ? strlen(args) : 0,
                     false, VR_INVOKE_SSE);
 }

@@ -25,6 +25,7 @@
 #include "vr_call.h"
 #include "vr_cycle.h"
 #include "vr_http.h"
+#include "vr_http_call.h"
 #include "vr_json.h"
 #include "vr_log.h"
 #include "vr_loop.h"
@@ -59,6 +60,7 @@ typedef struct vr_job_follower_s {
     vr_http_req_t                     *hr;
     struct vr_job_s                   *job;
     uint64_t                           after;  /* events it has seen */
+    vr_timer_t                         keepalive;
     LIST_ENTRY(vr_job_follower_s)      link;
 } vr_job_follower_t;
 
@@ -67,6 +69,9 @@ typedef struct vr_job_s {
     UT_hash_handle                     hh;
     char                              *method;
     vr_job_state_t                     state;
+    bool                               submitting;
+    vr_code_t                          refused;  /* at once, by the broker */
+    char                              *refused_text;
     vr_request_t                      *r;
     char                              *rid;
     int64_t                            created_wall_ms;
@@ -96,6 +101,51 @@ extern vr_module_t vr_jobs_module;
 static const char *vr_job_state_names[] = {
     "active", "succeeded", "failed", "cancelled"
 };
+
+/* ---- followers -------------------------------------------------------- */
+
+/* Writes to a follower; a silent job sends keep-alive comments. */
+static void
+vr_job_follower_write(vr_job_follower_t *f, const char *p, size_t len)
+{
+    if (vr_http_stream_write(f->hr, p, len) == VR_OK) {
+        vr_timer_add(vr_jobs.loop, &f->keepalive,
+                     vr_http_conf(f->hr)->keepalive_ms);
+    }
+}
+
+static void
+vr_job_follower_on_keepalive(vr_timer_t *t)
+{
+    vr_job_follower_t *f = t->data;
+    vr_buf_t           b = VR_BUF_INIT;
+
+    if (f->job == NULL) {
+        return;
+    }
+    vr_sse_comment(&b, "keep-alive");
+    vr_job_follower_write(f, b.p, b.len);
+    vr_buf_free(&b);
+}
+
+/* The job has ended, or is forgotten: the follower's stream ends. */
+static void
+vr_job_follower_end(vr_job_follower_t *f)
+{
+    LIST_REMOVE(f, link);
+    f->job = NULL;
+    vr_timer_del(vr_jobs.loop, &f->keepalive);
+    vr_http_stream_end(f->hr);
+}
+
+static void
+vr_job_follower_free(void *data)
+{
+    vr_job_follower_t *f = data;
+
+    vr_timer_del(vr_jobs.loop, &f->keepalive);
+    free(f);
+}
 
 /* ---- the event log ---------------------------------------------------- */
 
@@ -131,7 +181,7 @@ vr_job_add_event(vr_job_t *job, const char *name, const char *data,
     vr_job_event_sse(e, &b);
     LIST_FOREACH(f, &job->followers, link) {
         if (e->id > f->after) {
-            vr_http_stream_write(f->hr, b.p, b.len);
+            vr_job_follower_write(f, b.p, b.len);
         }
     }
     vr_buf_free(&b);
@@ -162,9 +212,7 @@ vr_job_finish(vr_job_t *job, vr_job_state_t state)
     vr_jobs.finished++;
     TAILQ_INSERT_TAIL(&vr_jobs.finished_list, job, finished_link);
     while ((f = LIST_FIRST(&job->followers)) != NULL) {
-        LIST_REMOVE(f, link);
-        f->job = NULL;
-        vr_http_stream_end(f->hr);
+        vr_job_follower_end(f);
     }
 }
 
@@ -181,14 +229,13 @@ vr_job_free(vr_job_t *job)
         vr_jobs.active--;
     }
     while ((f = LIST_FIRST(&job->followers)) != NULL) {
-        LIST_REMOVE(f, link);
-        f->job = NULL;
-        vr_http_stream_end(f->hr);
+        vr_job_follower_end(f);
     }
     for (size_t i = 0; i < job->nevents; i++) {
         free(job->events[i].data);
     }
     free(job->events);
+    free(job->refused_text);
     free(job->method);
     free(job->rid);
     free(job);
@@ -240,6 +287,12 @@ vr_job_fail(vr_request_t *r, vr_code_t code, const char *text)
 {
     vr_job_t *job = r->origin_data;
 
+    if (job->submitting) {
+        /* Refused before it was queued: POST answers the problem. */
+        job->refused = code;
+        job->refused_text = vr_strdup(text);
+        return;
+    }
     vr_job_error_event(job, vr_code_name(code), text);
     vr_job_finish(job, code == VR_CODE_CANCELLED ? VR_JOB_CANCELLED
                                                  : VR_JOB_FAILED);
@@ -349,35 +402,28 @@ vr_jobs_create(vr_http_req_t *hr, const char *method)
 {
     vr_call_args_t a = { VR_BUF_INIT, VR_BUF_INIT };
     unsigned char  rnd[32];
-    const char    *body, *problem, *type = vr_http_header(hr, "Content-Type");
+    const char    *body;
     size_t         len;
+    vr_msec_t      timeout_ms;
     vr_job_t      *job;
     vr_grant_t    *grant;
     char           location[80];
-    bool           both = type != NULL
-                          && strncasecmp(type,
-                                         "application/vnd.voidrail.call+json",
-                                         34) == 0;
 
-    if (strchr(method, '.') == NULL || strchr(method, '/') != NULL
-        || !vr_utf8_valid(method, strlen(method)))
+    body = vr_http_body(hr, &len);
+    if (vr_http_call_read(hr, method, body, len, true, &a, &timeout_ms)
+        != VR_OK)
     {
-        vr_http_problem(hr, 400, "bad_request", 0,
-                        "\"%s\" is not a method name (Service.method)", method);
         return;
     }
     if (vr_jobs.active >= (size_t) vr_jobs.conf->max_active) {
         vr_http_problem(hr, 429, "too_many_jobs", 5,
                         "%zu jobs are running (jobs.max_active)",
                         vr_jobs.active);
+        vr_call_args_free(&a);
         return;
     }
-    body = vr_http_body(hr, &len);
-    problem = vr_call_args_parse(body, len, both, &a);
-    if (problem != NULL || vr_rand_secure(rnd, sizeof(rnd)) != VR_OK) {
-        vr_http_problem(hr, problem ? 400 : 500,
-                        problem ? "bad_request" : "internal", 0, "%s",
-                        problem ? problem : "the random source failed");
+    if (vr_rand_secure(rnd, sizeof(rnd)) != VR_OK) {
+        vr_http_problem(hr, 500, "internal", 0, "the random source failed");
         vr_call_args_free(&a);
         return;
     }
@@ -395,10 +441,18 @@ vr_jobs_create(vr_http_req_t *hr, const char *method)
     vr_jobs.active++;
 
     job->r = vr_call_new(vr_jobs.broker, method, &a, job->rid, &vr_job_origin,
-                         job, 0);
+                         job, timeout_ms);
     job->r->grant = grant;
     vr_call_args_free(&a);
+    job->submitting = true;
     vr_request_submit(job->r);
+    job->submitting = false;
+    if (job->refused_text != NULL) {
+        /* no_service, queue_full, shutting_down: no job to follow. */
+        vr_http_call_problem(hr, job->refused, job->refused_text);
+        vr_job_free(job);
+        return;
+    }
 
     snprintf(location, sizeof(location), "/jobs/%s", job->id);
     vr_http_add_header(hr, "Location", location);
@@ -431,6 +485,7 @@ vr_job_follower_gone(vr_http_req_t *hr, void *data)
         LIST_REMOVE(f, link);
         f->job = NULL;
     }
+    vr_timer_del(vr_jobs.loop, &f->keepalive);
 }
 
 static void
@@ -450,7 +505,8 @@ vr_jobs_events(vr_http_req_t *hr, vr_job_t *job)
     f = vr_calloc(1, sizeof(*f));
     f->hr = hr;
     f->after = after;
-    vr_http_set_data(hr, f, free);
+    vr_timer_init(&f->keepalive, vr_job_follower_on_keepalive, f);
+    vr_http_set_data(hr, f, vr_job_follower_free);
     if (vr_http_stream_start(hr, "text/event-stream", vr_job_follower_gone, f)
         != VR_OK)
     {
@@ -466,14 +522,13 @@ vr_jobs_events(vr_http_req_t *hr, vr_job_t *job)
             vr_job_event_sse(&job->events[i], &b);
         }
     }
-    vr_http_stream_write(hr, b.p, b.len);
-    vr_buf_free(&b);
-    if (job->state != VR_JOB_ACTIVE) {
-        vr_http_stream_end(hr);
-        return;
-    }
     f->job = job;
     LIST_INSERT_HEAD(&job->followers, f, link);
+    vr_job_follower_write(f, b.p, b.len);
+    vr_buf_free(&b);
+    if (f->job != NULL && job->state != VR_JOB_ACTIVE) {
+        vr_job_follower_end(f);     /* it has seen all there is */
+    }
 }
 
 static void
@@ -489,6 +544,10 @@ vr_jobs_get(vr_http_req_t *hr, const char *tail)
     if (slash == NULL) {
         vr_http_respond_json(hr, 200, vr_job_json(job));
     } else if (strcmp(slash, "/events") == 0) {
+        if (strcmp(vr_http_method(hr), "HEAD") == 0) {
+            vr_http_respond(hr, 200, "text/event-stream", "", 0);
+            return;
+        }
         vr_jobs_events(hr, job);
     } else {
         vr_http_problem(hr, 404, "not_found", 0, "no route for %s",

@@ -5,7 +5,9 @@
 # {code, error, request_id}, every event with an id 1, 2, 3...; ": keep-
 # alive" comments while the dealer is silent.  No payload byte can start
 # an SSE field of its own.  GET /stream/M?args=... is the same for
-# EventSource.  Accept: application/x-ndjson gives a line per chunk as it
+# EventSource; its reconnect after a stream ended (Last-Event-ID) gets 204,
+# which stops EventSource, and a HEAD gets the headers: neither runs the
+# method again.  Accept: application/x-ndjson gives a line per chunk as it
 # arrives.
 import json, os, sys, time
 sys.dont_write_bytecode = True
@@ -151,6 +153,21 @@ s = gw.open("GET", "/stream/RefService.add?args=" +
             quote_json({"a": 40, "b": 2}), headers=SSE)
 is_(shape(sse_events(s)[1:]), [("1", "result", 42)],
     "args as an object are kwargs; a plain method gives result")
+
+# EventSource reconnects whenever a stream ends, with the last id it saw.
+path = "/stream/Wire.count?args=" + quote_json([1])
+r = gw.get(path, headers={"Last-Event-ID": "2"})
+is_(r and (r.status, r.body), (204, b""),
+    "GET /stream with Last-Event-ID answers 204 (EventSource stops)")
+r = gw.request("HEAD", path)
+is_(r and (r.status, r.content_type), (200, "text/event-stream"),
+    "HEAD /stream answers the headers of the stream")
+is_(wire.expect_nothing(0.5), None, "neither reaches the dealer")
+s = gw.open("GET", path)
+call = wire.expect_call(3)
+ok(call is not None, "the same GET without Last-Event-ID calls the dealer")
+wire.reply(call.cid, {"type": "end", "request_id": call and call.request_id})
+is_([e.get("event") for e in sse_events(s)[1:]], ["end"], "and streams")
 
 # -- NDJSON --
 s = gw.open("POST", "/invoke/Wire.count", json=[3],
