@@ -639,6 +639,12 @@ def run_scenario(sc, rounds):
         if runs and "broker_cpu_us" in runs[0]:
             notes.append("%s CPU %.1f us/req" % (name, statistics.median(
                 r["broker_cpu_us"] for r in runs)))
+        lat = [r for r in runs if r.get("p50_us") is not None
+               and r.get("p99_us") is not None and sc["unit"] != "us"]
+        if lat:
+            notes.append("%s p50 %s p99 %s us" % (
+                name, fmt(statistics.median(r["p50_us"] for r in lat)),
+                fmt(statistics.median(r["p99_us"] for r in lat))))
     errors = sum(r.get("errors", 0) + r.get("non2xx", 0)
                  for runs in RESULTS[sc["name"]].values() for r in runs)
     if errors:
