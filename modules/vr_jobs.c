@@ -5,6 +5,8 @@
  *   GET    /jobs/ID                 state, result or error
  *   GET    /jobs/ID/events          the job as Server-Sent Events; resumes
  *                                   after Last-Event-ID, even once finished
+ *                                   (204 once all of a finished job's
+ *                                   events were seen: EventSource stops)
  *   DELETE /jobs/ID                 cancels it
  *
  * A job id is 256 random bits: whoever holds it may read the job and its
@@ -501,6 +503,14 @@ vr_jobs_events(vr_http_req_t *hr, vr_job_t *job)
     }
     if (last != NULL) {
         after = strtoull(last, NULL, 10);
+    }
+    if (last != NULL && job->state != VR_JOB_ACTIVE
+        && after >= job->next_event_id)
+    {
+        /* Seen it all: an EventSource reconnects after every stream that
+         * ends, and 204 is what tells it to stop. */
+        vr_http_respond(hr, 204, NULL, "", 0);
+        return;
     }
     f = vr_calloc(1, sizeof(*f));
     f->hr = hr;

@@ -3,9 +3,9 @@
 # GET /jobs/ID shows the state (queued, running, succeeded, failed,
 # cancelled) and the result, chunks or error; GET /jobs/ID/events is the
 # job as SSE (ids 1..n), resumable after Last-Event-ID (or
-# ?last_event_id=) mid-job and after the end; DELETE /jobs/ID cancels (an
-# error event with code cancelled, the dealer's late reply dropped), 409
-# once finished, 404 for an unknown id.
+# ?last_event_id=) mid-job and after the end (204 once all was seen);
+# DELETE /jobs/ID cancels (an error event with code cancelled, the
+# dealer's late reply dropped), 409 once finished, 404 for an unknown id.
 import json, os, re, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -104,6 +104,10 @@ is_(replay({"Last-Event-ID": "2"}),
     "Last-Event-ID: 2 replays only the events after 2")
 is_([i for i, _, _ in replay(query="?last_event_id=3")], ["4"],
     "?last_event_id=3 replays only event 4")
+r = gw.get("/jobs/%s/events" % a_id, headers={"Last-Event-ID": "4"})
+is_(r and (r.status, r.body), (204, b""),
+    "Last-Event-ID: 4 of a finished job with 4 events is 204 (EventSource "
+    "stops reconnecting)")
 
 # -- reconnecting mid-job --
 r = gw.post("/jobs/Wire.count", json=[9])

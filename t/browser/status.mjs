@@ -1,4 +1,4 @@
-// status.mjs: a headless chromium under the control of t/89status_browser.t.
+// status.mjs: a headless chromium under the control of a test (t/lib/vrbrowser.py).
 //
 //   node t/browser/status.mjs USER_DATA_DIR [CHROMIUM]
 //
@@ -9,6 +9,8 @@
 //   {"op": "read"}            what the page shows (see readPage below), its
 //                             errors, and every URL it requested so far
 //   {"op": "screenshot", "path": P, "scheme": "light"|"dark"}
+//   {"op": "eval", "js": E}   the value of the expression E in the page
+//   {"op": "errors"}          the page's errors and the URLs it requested
 //   {"op": "close"}           closes the browser and exits
 //
 // The browser is the system chromium (never a downloaded one), with a
@@ -146,6 +148,12 @@ const ops = {
   async read() {
     const shown = await page.evaluate(readPage);
     return { page: shown, page_errors: pageErrors.slice(), requests: Array.from(requested) };
+  },
+  async errors() {
+    return { page_errors: pageErrors.slice(), requests: Array.from(requested) };
+  },
+  async eval(o) {
+    return { value: await page.evaluate(o.js) };
   },
   async screenshot(o) {
     if (o.scheme) await page.emulateMedia({ colorScheme: o.scheme });
