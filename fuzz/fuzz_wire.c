@@ -310,7 +310,9 @@ h_release(vr_request_t *r)
     c->r = NULL;
 }
 
-static const vr_origin_t h_origin = { h_deliver, h_fail, h_release };
+static const vr_origin_t h_origin = {
+    .deliver = h_deliver, .fail = h_fail, .release = h_release,
+};
 
 /* ---- peers ------------------------------------------------------------- */
 
@@ -487,8 +489,10 @@ check_books(vr_broker_t *b)
         }
         fuzz_assert(n == m->queue_len, "%s: queue_len %zu, %zu in the queue",
                     m->name, m->queue_len, n);
-        fuzz_assert(m->refs > 0 || m->ndealers > 0,
-                    "%s is kept with nothing referring to it", m->name);
+        fuzz_assert(vr_method_in_use(m)
+                    || (m->offered && vr_timer_armed(&m->keep)),
+                    "%s is kept with nothing referring to it and no timer "
+                    "to free it", m->name);
         queued += n;
         m_flight += m->in_flight;
     }

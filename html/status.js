@@ -512,6 +512,8 @@
     setClass(byId('kpi-errors'), 'hot', last60 > 0);
 
     putNum(byId('total-inflight'), t.in_flight);
+    putNum(byId('total-orphaned'), t.orphaned);
+    setClass(byId('total-orphaned'), 'warn-text', num(t.orphaned) > 0);
     putNum(byId('total-queued'), t.queued);
     setClass(byId('kpi-queued'), 'busy', num(t.queued) > 0);
     const waiting = arr(doc.methods).filter((m) => num(m && m.queue_length) > 0)

@@ -95,6 +95,10 @@ vr_metrics_broker_text(vr_buf_t *out, vr_broker_t *b)
               "Requests waiting in a queue.", (double) b->queued);
     vr_metric(out, "voidrail_requests_in_flight", "gauge",
               "Requests held by dealers.", (double) b->in_flight);
+    vr_metric(out, "voidrail_requests_orphaned", "gauge",
+              "Requests held by dealers whose caller has gone (cancelled, "
+              "timed out).",
+              (double) (b->in_flight + b->queued - vr_broker_pending(b)));
     TAILQ_FOREACH(d, &b->dealer_order, order) {
         if (d->state == VR_DEALER_ACTIVE) {
             active++;

@@ -147,11 +147,15 @@ vr_status_totals(vr_broker_t *b)
         }
     }
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:{s:I, s:I, s:I}}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:{s:I, s:I, s:I}}",
         "requests", (json_int_t) b->stats.requests,
         "responses", (json_int_t) b->stats.responses,
         "stream_chunks", (json_int_t) b->stats.stream_chunks,
-        "in_flight", (json_int_t) vr_broker_pending(b) - (json_int_t) b->queued,
+        /* Held by dealers, as /metrics and the methods and dealers count;
+         * orphaned: of those, the ones whose caller has gone. */
+        "in_flight", (json_int_t) b->in_flight,
+        "orphaned", (json_int_t) (b->in_flight + b->queued
+                                  - vr_broker_pending(b)),
         "queued", (json_int_t) b->queued,
         "errors", vr_status_errors(b->stats.errors, VR_CODE_COUNT, true),
         "dealers_active", (json_int_t) active,
@@ -257,9 +261,7 @@ vr_status_document(void)
     json_object_set_new(doc, "gateway", vr_status_gateway(b));
     json_object_set_new(doc, "totals", vr_status_totals(b));
     HASH_ITER(hh, b->methods, m, tmp) {
-        if (m->ndealers > 0 || m->queue_len > 0 || m->in_flight > 0) {
-            json_array_append_new(methods, vr_status_method(m));
-        }
+        json_array_append_new(methods, vr_status_method(m));
     }
     json_object_set_new(doc, "methods", methods);
     TAILQ_FOREACH(d, &b->dealer_order, order) {

@@ -226,6 +226,9 @@ vr_admin_queue_status(vr_broker_t *b)
         size_t   available = 0, busy = 0;
         uint64_t capacity = 0;
 
+        if (!vr_method_in_use(m)) {
+            continue;       /* kept for its statistics only */
+        }
         for (size_t i = 0; i < m->ndealers; i++) {
             const vr_dealer_t *d = m->dealers[i];
             if (d->state != VR_DEALER_ACTIVE) {

@@ -13,6 +13,7 @@
 #include "vr_request.h"
 
 static void vr_method_on_no_service(vr_timer_t *t);
+static void vr_method_on_keep(vr_timer_t *t);
 
 vr_method_t *
 vr_method_find(vr_broker_t *b, const char *name, size_t len)
@@ -37,6 +38,7 @@ vr_method_get(vr_broker_t *b, const char *name, size_t len)
     TAILQ_INIT(&m->queue);
     m->broker = b;
     vr_timer_init(&m->no_service, vr_method_on_no_service, m);
+    vr_timer_init(&m->keep, vr_method_on_keep, m);
     HASH_ADD_KEYPTR(hh, b->methods, m->name, m->name_len, m);
     return m;
 }
@@ -46,16 +48,38 @@ vr_method_free(vr_broker_t *b, vr_method_t *m)
 {
     HASH_DEL(b->methods, m);
     vr_timer_del(b->loop, &m->no_service);
+    vr_timer_del(b->loop, &m->keep);
     free(m->dealers);
     free(m->name);
     free(m);
 }
 
+bool
+vr_method_in_use(const vr_method_t *m)
+{
+    return m->refs > 0 || m->ndealers > 0;
+}
+
 void
 vr_method_release(vr_broker_t *b, vr_method_t *m)
 {
-    if (m->refs == 0 && m->ndealers == 0) {
+    if (vr_method_in_use(m)) {
+        return;
+    }
+    if (m->offered && !b->stopped) {
+        vr_timer_add(b->loop, &m->keep, VR_METHOD_KEEP_MS);
+    } else {
         vr_method_free(b, m);
+    }
+}
+
+static void
+vr_method_on_keep(vr_timer_t *t)
+{
+    vr_method_t *m = t->data;
+
+    if (!vr_method_in_use(m)) {
+        vr_method_free(m->broker, m);
     }
 }
 
@@ -73,7 +97,9 @@ vr_method_add_dealer(vr_broker_t *b, vr_method_t *m, vr_dealer_t *d)
                                 m->dealers_cap * sizeof(vr_dealer_t *));
     }
     m->dealers[m->ndealers++] = d;
+    m->offered = true;
     vr_timer_del(b->loop, &m->no_service);
+    vr_timer_del(b->loop, &m->keep);
 }
 
 void

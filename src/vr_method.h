@@ -3,7 +3,10 @@
  *
  * A method exists while some dealer offers it or some request names it.
  * It owns the FIFO queue of its waiting requests and knows the dealers
- * that offer it (in any state).
+ * that offer it (in any state).  One that a dealer offered is kept, with
+ * its statistics, for VR_METHOD_KEEP_MS after its last dealer left (a
+ * deploy replaces every dealer of a method: its counters, latencies and
+ * chart go on); one that only requests named is freed with the last.
  */
 #ifndef VR_METHOD_H
 #define VR_METHOD_H
@@ -11,6 +14,9 @@
 #include "vr_core.h"
 #include "vr_broker.h"
 #include "vr_stats.h"
+
+/* As long as the dashboard's chart reaches back. */
+#define VR_METHOD_KEEP_MS  (VR_STATS_HISTORY * 1000)
 
 struct vr_method_s {
     char                       *name;       /* full name, NUL-ended */
@@ -24,6 +30,8 @@ struct vr_method_s {
     vr_dealer_t               **dealers;    /* offering it, any state */
     size_t                      ndealers, dealers_cap;
     size_t                      refs;       /* requests naming it */
+    bool                        offered;    /* by some dealer, once */
+    vr_timer_t                  keep;       /* frees it, once unused */
 
     const vr_method_policy_t   *policy;     /* cached for `generation` */
     unsigned                    policy_generation;
@@ -38,8 +46,14 @@ vr_method_t *vr_method_find(vr_broker_t *b, const char *name, size_t len);
 /* Finds or creates a method. */
 vr_method_t *vr_method_get(vr_broker_t *b, const char *name, size_t len);
 
-/* Frees m if nothing refers to it any more. */
+/*
+ * Call when a request or dealer let go of m: frees m when nothing refers
+ * to it any more, or VR_METHOD_KEEP_MS later if a dealer offered it.
+ */
 void vr_method_release(vr_broker_t *b, vr_method_t *m);
+
+/* Some dealer offers m or some request names it (else it is only kept). */
+bool vr_method_in_use(const vr_method_t *m);
 
 void vr_method_add_dealer(vr_broker_t *b, vr_method_t *m, vr_dealer_t *d);
 void vr_method_remove_dealer(vr_broker_t *b, vr_method_t *m, vr_dealer_t *d);
