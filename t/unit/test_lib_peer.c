@@ -7,6 +7,9 @@
  *   test_lib_peer invoke EP METHOD [ARGS [KWARGS]] RESULT <json> or ERROR
  *   test_lib_peer many EP METHOD N   N calls in flight at once on one
  *                                    client, args [i]; GOOD <k> OF <N>
+ *   test_lib_peer batch EP METHOD=ARGS...   all calls in flight at once
+ *                                    on one client, then in order:
+ *                                    CALL <i> RESULT <json> or ERROR
  *   test_lib_peer threads EP METHOD N T   T threads share one client,
  *                                    N calls in all; GOOD <k> OF <N>
  *   test_lib_peer twice EP METHOD ARGS PAUSE_MS   invoke, PAUSED, wait,
@@ -154,6 +157,44 @@ do_many(const char *ep, const char *method, int n)
     }
     say("GOOD %d OF %d", good, n);
     free(calls);
+    vr_client_destroy(&c);
+    return 0;
+}
+
+/* specs: "METHOD=ARGS" (ARGS a JSON array), all started before any wait. */
+static int
+do_batch(const char *ep, char **specs, int n)
+{
+    vr_client_t *c = client(ep);
+    vr_call_t   *calls[16];
+    vr_error_t   err;
+    char        *out, *eq;
+
+    if (c == NULL) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        eq = strchr(specs[i], '=');
+        if (eq != NULL) {
+            *eq++ = '\0';
+        }
+        calls[i] = vr_client_call(c, specs[i], eq, NULL, &err);
+        if (calls[i] == NULL) {
+            say("CALL %d ERROR %s %s", i, err.code, err.message);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (calls[i] == NULL) {
+            continue;
+        }
+        if (vr_call_wait(calls[i], timeout_ms, &out, &err) == VR_OK) {
+            say("CALL %d RESULT %s", i, out);
+            free(out);
+        } else {
+            say("CALL %d ERROR %s %s", i, err.code, err.message);
+        }
+        vr_call_destroy(&calls[i]);
+    }
     vr_client_destroy(&c);
     return 0;
 }
@@ -380,7 +421,7 @@ do_dealer(const char *ep, const char *service)
 int
 main(int argc, char **argv)
 {
-    char *pos[8];
+    char *pos[16];
     int   npos = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -400,7 +441,7 @@ main(int argc, char **argv)
             stop_timeout_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--cancel") == 0) {
             cancel = 1;
-        } else if (npos < 8) {
+        } else if (npos < 16) {
             pos[npos++] = argv[i];
         }
     }
@@ -415,6 +456,9 @@ main(int argc, char **argv)
     if (npos == 4 && strcmp(pos[0], "many") == 0) {
         return do_many(pos[1], pos[2], atoi(pos[3]));
     }
+    if (npos >= 3 && strcmp(pos[0], "batch") == 0) {
+        return do_batch(pos[1], &pos[2], npos - 2);
+    }
     if (npos == 5 && strcmp(pos[0], "threads") == 0) {
         return do_threads(pos[1], pos[2], atoi(pos[3]), atoi(pos[4]));
     }
@@ -427,7 +471,7 @@ main(int argc, char **argv)
     if (npos == 3 && strcmp(pos[0], "dealer") == 0) {
         return do_dealer(pos[1], pos[2]);
     }
-    fprintf(stderr, "usage: test_lib_peer call|invoke|many|threads|query|"
-            "dealer ... (see the source)\n");
+    fprintf(stderr, "usage: test_lib_peer call|invoke|many|batch|threads|"
+            "query|dealer ... (see the source)\n");
     return 2;
 }
