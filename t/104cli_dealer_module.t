@@ -3,7 +3,8 @@
 # workers; the demo `voidrail dealer --module examples/echo.so --port P`
 # serves Echo.echo; module lookup, --class, --max-concurrent (and the
 # module's default), --api-key against dealer keys, --heartbeat, option
-# errors (exit 2), and the clean stop on SIGTERM and SIGINT.
+# errors (exit 2), serving failures (exit 1: a module's init, a bad
+# endpoint), and the clean stop on SIGTERM and SIGINT.
 import json, os, signal, subprocess, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -131,6 +132,32 @@ st.signal(signal.SIGTERM)
 is_(st.wait(10), 0, "SIGTERM during a long stream: exit 0")
 cmp_ok(time.monotonic() - t0, "<", scaled(0.5) + 2,
        "... after --stop-timeout 0.5")
+
+# -- a module whose init fails: exit 1 --
+FAILINIT = os.path.join(BUILD, "t", "modules", ".libs", "failinit.so")
+if os.path.exists(FAILINIT):
+    trace = os.path.join(tempdir(), "failinit.trace")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--class",
+                                 "Broken", "--endpoint", ep], timeout=15)
+    is_(rc, 1, "the service's init fails: exit 1")
+    like(err, r"the init of service Broken failed", "... said on stderr")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--class", "Fine",
+                                 "--class", "Broken", "--endpoint", ep],
+                                timeout=15,
+                                env={"VR_FAILINIT_TRACE": trace})
+    is_(rc, 1, "the second service's init fails: exit 1")
+    is_(open(trace).read().splitlines(),
+        ["Fine init", "Broken init", "Fine fini"],
+        "... the first service, started, is stopped and its fini runs")
+    ok(wait_until(lambda: not [i for i in gw.clusters().values()
+                               if i["group"] in ("Fine", "Broken")], 5),
+       "... and neither is left at the gateway")
+else:
+    ok(False, "t/modules/failinit.so is built (make check builds it)")
+rc, out, err = run_voidrail(["dealer", "-m", ECHO, "--endpoint", "bogus://x"],
+                            timeout=15)
+is_(rc, 1, "an endpoint ZeroMQ cannot connect to: exit 1")
+like(err, r"cannot serve Echo at bogus://x", "... said on stderr")
 
 # -- dealer keys --
 kgw = Gateway({"auth": {"dealer_keys": ["dk1"]}}, name="keyed").start()
