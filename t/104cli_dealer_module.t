@@ -152,6 +152,23 @@ if os.path.exists(FAILINIT):
     ok(wait_until(lambda: not [i for i in gw.clusters().values()
                                if i["group"] in ("Fine", "Broken")], 5),
        "... and neither is left at the gateway")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--endpoint", ep],
+                                timeout=15)
+    is_(rc, 2, "a module of several services without --class: exit 2")
+    like(err, r"has 3 services; pick with --class: Fine Broken Other",
+         "... naming them")
+    os.unlink(trace)
+    two = dealer("-m", FAILINIT, "--class", "Fine", "--class", "Other",
+                 "--endpoint", ep, env={"VR_FAILINIT_TRACE": trace},
+                 name="two-classes")
+    ok(wait_until(lambda: {"Fine.echo", "Other.echo"} <= set(gw.methods()),
+                  10), "--class twice: one process serves both services")
+    is_([cl.invoke("Fine.echo", 1), cl.invoke("Other.echo", 2)], [[1], [2]],
+        "... each under its own name")
+    two.signal(signal.SIGTERM)
+    is_(two.wait(10), 0, "... and stops with 0")
+    is_(open(trace).read().splitlines(), ["Fine init", "Fine fini"],
+        "... running the init and fini of the service that has them")
 else:
     ok(False, "t/modules/failinit.so is built (make check builds it)")
 rc, out, err = run_voidrail(["dealer", "-m", ECHO, "--endpoint", "bogus://x"],

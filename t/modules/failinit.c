@@ -1,8 +1,9 @@
 /*
- * failinit.c: a service module for t/104cli_dealer_module.t.  Broken's
- * init fails; Fine serves Fine.echo, and its init and fini leave a line
- * in the file named by $VR_FAILINIT_TRACE (when set), so the test sees
- * that a service that started is shut down properly when another fails.
+ * failinit.c: a module of three services for t/104cli_dealer_module.t and
+ * t/106cli_instances.t.  Broken's init fails; Fine and Other serve
+ * echo.  Fine's init and fini leave a line in the file named by
+ * $VR_FAILINIT_TRACE (when set), so a test sees that a service that
+ * started is shut down properly when another fails.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,5 +57,6 @@ static const vr_method_def_t methods[] = {
 const vr_service_def_t voidrail_services[] = {
     { VR_MODULE_ABI, "Fine", methods, fine_init, fine_fini, 0 },
     { VR_MODULE_ABI, "Broken", methods, broken_init, NULL, 0 },
+    { VR_MODULE_ABI, "Other", methods, NULL, NULL, 0 },
     { 0, NULL, NULL, NULL, NULL, 0 }
 };
