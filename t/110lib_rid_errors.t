@@ -4,10 +4,11 @@
 # dealers, which send none: a libvoidrail client with several calls in
 # flight on several Python dealers gets each error under its own call.
 # Clients that announce nothing (the Python client) get the dealer's bytes
-# unchanged.  With client keys, after a re-login without the list, and
-# with router.max_capable_clients 0 (the capability forgotten: the library
-# can only guess the oldest call).
-import json, os, re, subprocess, sys
+# unchanged.  After a gateway restart (the library logs in again), with
+# client keys, after a re-login without the list, and with
+# router.max_capable_clients 0 (the capability forgotten: the library can
+# only guess the oldest call).
+import json, os, re, subprocess, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -113,6 +114,30 @@ is_(lib.recv(5), [b"reply_from_router",
 ok(wait_until(lambda: re.search(r'lib-client-110: "capabilities" is not a '
                                 r'list', gw.log_text()), 5),
    "... and a warning logged")
+
+# -- a client that lives through a gateway restart announces it again --
+port = free_port()
+fixed = {"router": {"bind": "tcp://127.0.0.1:%d" % port}}
+gw4 = Gateway(fixed, name="before").start()
+pause = scaled(6)
+argv = wrapper() + [PEER, "--timeout", str(int(scaled(8) * 1000)), "--pause",
+                    str(int(pause * 1000)), "batch", gw4.endpoint] + SPECS
+client = Proc(argv, name="restart-client", lines=True)
+ok(client.expect_line(r"^PAUSED$", 10), "a client connected, waiting")
+t0 = time.monotonic()
+gw4.stop()
+gw5 = Gateway(fixed, name="after").start()
+mix_dealers(gw5.endpoint, 3)
+ok(time.monotonic() - t0 < pause, "the gateway restarted, dealers ready, "
+   "before the client's calls go out")
+got = {}
+for i in range(3):
+    m = client.expect_line(r"^CALL (\d) (.*)$", 30)
+    if m:
+        got[int(m.group(1))] = m.group(2)
+is_(got, WANT, "after the restart each error still reaches its own call: "
+    "the client logged in again with its capabilities")
+is_(client.wait(10), 0, "the client exits 0")
 
 # -- with client keys --
 gw2 = Gateway({"auth": {"client_keys": ["ck1"]}}).start()

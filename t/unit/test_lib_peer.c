@@ -9,7 +9,9 @@
  *                                    client, args [i]; GOOD <k> OF <N>
  *   test_lib_peer batch EP METHOD=ARGS...   all calls in flight at once
  *                                    on one client, then in order:
- *                                    CALL <i> RESULT <json> or ERROR
+ *                                    CALL <i> RESULT <json> or ERROR;
+ *                                    with --pause MS, PAUSED and a pause
+ *                                    between connecting and the calls
  *   test_lib_peer threads EP METHOD N T   T threads share one client,
  *                                    N calls in all; GOOD <k> OF <N>
  *   test_lib_peer twice EP METHOD ARGS PAUSE_MS   invoke, PAUSED, wait,
@@ -21,7 +23,8 @@
  *
  *   options: --timeout MS (default 10000), --key KEY, --curve SERVER
  *   PUBLIC SECRET (CURVE with this client pair), and for dealer
- *   --workers N, --heartbeat MS, --cancel, --stop-timeout MS
+ *   --workers N, --heartbeat MS, --cancel, --stop-timeout MS; for batch
+ *   --pause MS
  *
  * ERROR lines read "ERROR <code> <message>".  Exit status 0 unless the
  * arguments are wrong.
@@ -39,7 +42,7 @@
 #include "voidrail.h"
 
 static int          timeout_ms = 10000, workers = 1, heartbeat_ms = 1000;
-static int          stop_timeout_ms = 5000, cancel;
+static int          stop_timeout_ms = 5000, cancel, batch_pause_ms;
 static const char  *key;
 static const char  *curve[3];           /* server, public, secret keys */
 static atomic_int   cancelled_seen;
@@ -172,6 +175,10 @@ do_batch(const char *ep, char **specs, int n)
 
     if (c == NULL) {
         return 0;
+    }
+    if (batch_pause_ms > 0) {
+        say("PAUSED");
+        usleep((useconds_t) batch_pause_ms * 1000);
     }
     for (int i = 0; i < n; i++) {
         eq = strchr(specs[i], '=');
@@ -439,6 +446,8 @@ main(int argc, char **argv)
             heartbeat_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--stop-timeout") == 0 && i + 1 < argc) {
             stop_timeout_ms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--pause") == 0 && i + 1 < argc) {
+            batch_pause_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--cancel") == 0) {
             cancel = 1;
         } else if (npos < 16) {
