@@ -122,6 +122,14 @@ ok(rc == 0 and "Methods" in out and "Router:" in out and "Queues" in out,
    "several operations at once")
 is_(client("-p", port, "-l", "--logger-level", "DEBUG")[0], 0,
     "--logger-level DEBUG")
+rc, out, err = run_voidrail(["--debug", "client", "-p", port, "-c",
+                             "Echo.echo", "-a", "7", "--logger-level",
+                             "ERROR"])
+is_((rc, out), (0, "7\n"), "voidrail --debug client (the global flag)")
+like(err, r": debug: call \S+ of Echo\.echo",
+     "... logs at debug level, whatever --logger-level says")
+unlike(client("-p", port, "-c", "Echo.echo", "-a", "7")[2], r": debug: ",
+       "without it: no debug lines")
 
 # -- failures and their exit status --
 rc, out, err = client("-p", port, "-c", "Echo.nope")

@@ -5,7 +5,7 @@
 # module's default), --api-key against dealer keys, --heartbeat, option
 # errors (exit 2), serving failures (exit 1: a module's init, a bad
 # endpoint), and the clean stop on SIGTERM and SIGINT.
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -86,6 +86,17 @@ quiet.signal(signal.SIGTERM)
 is_(quiet.wait(10), 0, "... stops")
 unlike(open(quiet.log_path).read(), r": info: ",
        "--logger-level WARNING: no info lines")
+loud = Proc(wrapper() + [voidrail_bin(), "--debug", "dealer", "-p", port,
+                         "-m", ECHO, "--logger-level", "WARNING"],
+            name="debug")
+ok(wait_until(lambda: "Echo.echo" in gw.methods(), 10),
+   "voidrail --debug dealer (the global flag)")
+is_(PyClient(ep).connect().invoke("Echo.echo", "d"), ["d"], "... serves")
+ok(wait_until(lambda: re.search(r": debug: call \S+ of echo",
+                                open(loud.log_path).read()), 5),
+   "... and logs at debug level, whatever --logger-level says")
+loud.signal(signal.SIGTERM)
+is_(loud.wait(10), 0, "... stops")
 
 # -- a bare name is looked for in the current directory --
 bare = subprocess.Popen(wrapper() + [os.path.abspath(voidrail_bin()), "dealer",

@@ -618,6 +618,8 @@ vr_client_connect(vr_client_t *self, int timeout_ms, vr_error_t *err)
         return vr_lib_client_unconnect(self);
     }
     self->connected = true;
+    vr_lib_log(&self->hub->log, VR_LEVEL_INFO, "connected to %s",
+               self->endpoint);
     return VR_OK;
 }
 
@@ -676,6 +678,7 @@ vr_client_call(vr_client_t *self, const char *method, const char *args_json,
     DL_APPEND(hub->order, c);
     c->linked = true;
     pthread_mutex_unlock(&hub->lock);
+    vr_lib_log(&hub->log, VR_LEVEL_DEBUG, "call %s of %s", c->rid, method);
     vr_lib_outbox_push(&hub->outbox, m);
     return c;
 }
