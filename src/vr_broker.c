@@ -62,9 +62,54 @@ vr_zclient_fail(vr_request_t *r, vr_code_t code, const char *text)
     vr_buf_free(&body);
 }
 
+/*
+ * For a client that announced "request_id_errors" (B.7): a dealer's error
+ * without a request_id (every Python dealer's) gets r's, so that a client
+ * with several calls in flight can tell which one failed.
+ */
+static int
+vr_zclient_deliver_rid(vr_request_t *r, vr_reply_kind_t kind,
+                       zmq_msg_t *payload)
+{
+    vr_json_field_t f = { "request_id", NULL, 0, 0 };
+    const char     *p = zmq_msg_data(payload);
+    size_t          len = zmq_msg_size(payload), i = 0;
+    vr_buf_t        body = VR_BUF_INIT;
+    vr_frame_t      fr[3];
+    int             rc = VR_OK;
+
+    if (kind != VR_REPLY_ERROR
+        || vr_json_fields(p, len, &f, 1, false) != VR_OK
+        || f.kind != VR_JSON_NONE)
+    {
+        return vr_zclient_deliver(r, kind, payload);
+    }
+    while (i < len && p[i] != '{') {
+        i++;                        /* leading white space */
+    }
+    vr_buf_adds(&body, "{\"request_id\": ");
+    vr_json_escape(&body, r->rid, r->rid_len);
+    vr_buf_adds(&body, ", ");
+    vr_buf_add(&body, p + i + 1, len - i - 1);
+    fr[0] = VR_FRAME(r->cid, r->cid_len);
+    fr[1] = VR_FRAME_STR("reply_from_router");
+    fr[2] = VR_FRAME(body.p, body.len);
+    if (vr_wire_send(r->broker->router, fr, 3) != VR_OK) {
+        r->broker->stats.send_failures++;
+        rc = VR_ERROR;
+    }
+    vr_buf_free(&body);
+    return rc;
+}
+
 /* Chunks go out as they come: nothing to rewind. */
 static const vr_origin_t vr_zclient_origin = {
     .deliver = vr_zclient_deliver,
+    .fail = vr_zclient_fail,
+};
+
+static const vr_origin_t vr_zclient_rid_origin = {
+    .deliver = vr_zclient_deliver_rid,
     .fail = vr_zclient_fail,
 };
 
@@ -133,15 +178,17 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     json_t          *auth, *key;
     vr_auth_result_t rc = VR_AUTH_NOT_NEEDED;
     vr_refusal_t     why;
+    unsigned         caps;
+    char             idbuf[VR_LOG_ID_SIZE];
 
     if (n < 3) {
         vr_broker_router_error(b, &frames[0], NULL, "Invalid auth format",
                                "bad_request");
         return;
     }
+    auth = json_loadb(zmq_msg_data(&frames[2]), zmq_msg_size(&frames[2]), 0,
+                      NULL);
     if (b->auth.client_login != NULL) {
-        auth = json_loadb(zmq_msg_data(&frames[2]), zmq_msg_size(&frames[2]),
-                          0, NULL);
         key = json_object_get(auth, "api_key");
         rc = b->auth.client_login(b->auth.data,
                                   vr_wire_peer_address(frames),
@@ -149,8 +196,24 @@ vr_broker_on_auth(vr_broker_t *b, zmq_msg_t *frames, size_t n)
                                   zmq_msg_size(&frames[0]),
                                   json_string_value(key),
                                   json_string_length(key), &why);
-        json_decref(auth);
     }
+    /* An extension (B.7): what the client understands, kept for the
+     * identity; a login without the list (Python) forgets it. */
+    if (json_object_get(auth, "capabilities") != NULL
+        && !json_is_array(json_object_get(auth, "capabilities")))
+    {
+        vr_log_limited(VR_LOG_WARN, "auth from %s: \"capabilities\" is "
+                       "not a list; none taken",
+                       vr_log_escape(zmq_msg_data(&frames[0]),
+                                     zmq_msg_size(&frames[0]), idbuf,
+                                     sizeof(idbuf)));
+    }
+    caps = rc == VR_AUTH_OK || rc == VR_AUTH_NOT_NEEDED
+           ? vr_client_caps_parse(json_object_get(auth, "capabilities")) : 0;
+    vr_client_caps_set(&b->client_caps, zmq_msg_data(&frames[0]),
+                       zmq_msg_size(&frames[0]), caps,
+                       (size_t) b->conf->max_capable_clients);
+    json_decref(auth);
     if (rc == VR_AUTH_FAILED) {
         vr_broker_router_error(b, &frames[0], NULL, "Authentication failed",
                                "unauthorized");
@@ -222,6 +285,8 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     char            idbuf[VR_LOG_ID_SIZE], text[256];
     vr_grant_t     *grant;
     vr_refusal_t    why;
+    unsigned        caps;
+    const vr_origin_t *origin;
 
     if (n < 4) {
         /* No body: nothing names the request, nothing can answer it. */
@@ -303,12 +368,16 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         vr_buf_free(&rid);
         return;
     }
+    caps = vr_client_caps_get(&b->client_caps, zmq_msg_data(&frames[0]),
+                              zmq_msg_size(&frames[0]));
+    origin = caps & VR_CLIENT_CAP_RID_ERRORS ? &vr_zclient_rid_origin
+                                             : &vr_zclient_origin;
 
     vr_request_t *r = vr_request_new(b, name, name_len,
                                      zmq_msg_data(&frames[0]),
                                      zmq_msg_size(&frames[0]),
                                      rid.p, rid.len, &frames[3], n - 3,
-                                     &vr_zclient_origin, NULL, 0);
+                                     origin, NULL, 0);
     r->grant = grant;
     vr_buf_free(&rid);
     vr_request_submit(r);
@@ -623,6 +692,7 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
     }
     b->conf = conf;
     b->generation = generation;
+    vr_client_caps_trim(&b->client_caps, (size_t) conf->max_capable_clients);
     vr_dealer_reconfigure(b);
     return VR_OK;
 }
@@ -660,6 +730,7 @@ vr_broker_new(void *zctx, vr_loop_t *loop, const vr_router_conf_t *conf,
     b->started_wall_ms = vr_wall_ms();
     b->frames = vr_calloc(VR_WIRE_MAX_FRAMES, sizeof(zmq_msg_t));
     TAILQ_INIT(&b->dealer_order);
+    vr_client_caps_init(&b->client_caps);
     vr_timer_init(&b->tick, vr_broker_on_tick, b);  /* stop() may disarm it */
     b->router = zmq_socket(zctx, ZMQ_ROUTER);
     if (b->router == NULL) {
@@ -805,6 +876,7 @@ vr_broker_destroy(vr_broker_t **bp)
         free(x->name);
         free(x);
     }
+    vr_client_caps_free(&b->client_caps);
     vr_zap_destroy(&b->zap);
     vr_strs_free(&b->bound);
     free(b->frames);

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "vr_core.h"
+#include "vr_client_caps.h"
 #include "vr_conf.h"
 #include "vr_curve.h"
 #include "vr_loop.h"
@@ -53,6 +54,7 @@ typedef struct {
     int64_t     max_message_bytes;
     int64_t     dealer_capacity;
     int64_t     max_capacity;
+    int64_t     max_capable_clients;
     int64_t     hwm;
     bool        send_router_shutdown;
     vr_blocks_t methods;            /* of vr_method_policy_t */
@@ -178,6 +180,7 @@ struct vr_broker_s {
     vr_method_t             *methods;       /* uthash by full name */
 
     vr_auth_ops_t            auth;
+    vr_client_caps_t         client_caps;   /* announced in auth */
     struct vr_disabled_s    *disabled;      /* methods an operator turned off */
     vr_timer_t               tick;          /* expiry, probes */
 

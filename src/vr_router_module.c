@@ -82,6 +82,10 @@ static const vr_directive_t vr_router_directives[] = {
     { "max_capacity", VR_CONF_RELOAD, "integer", "1024", vr_conf_set_int,
       F(max_capacity), 1, 100000, NULL,
       "upper bound on the capacity a dealer may announce" },
+    { "max_capable_clients", VR_CONF_RELOAD, "integer", "100000",
+      vr_conf_set_int, F(max_capable_clients), 0, 100000000, NULL,
+      "ZeroMQ client identities whose announced capabilities are "
+      "remembered (least recently seen forgotten); 0: none" },
     { "hwm", 0, "integer", "10000", vr_conf_set_int, F(hwm), 100, 10000000,
       NULL, "ZeroMQ high-water mark of each peer's queue (messages)" },
     { "send_router_shutdown", VR_CONF_RELOAD, "boolean", "true",

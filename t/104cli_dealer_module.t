@@ -3,8 +3,9 @@
 # workers; the demo `voidrail dealer --module examples/echo.so --port P`
 # serves Echo.echo; module lookup, --class, --max-concurrent (and the
 # module's default), --api-key against dealer keys, --heartbeat, option
-# errors (exit 2), and the clean stop on SIGTERM and SIGINT.
-import json, os, signal, subprocess, sys, time
+# errors (exit 2), serving failures (exit 1: a module's init, a bad
+# endpoint), and the clean stop on SIGTERM and SIGINT.
+import json, os, re, signal, subprocess, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -85,6 +86,17 @@ quiet.signal(signal.SIGTERM)
 is_(quiet.wait(10), 0, "... stops")
 unlike(open(quiet.log_path).read(), r": info: ",
        "--logger-level WARNING: no info lines")
+loud = Proc(wrapper() + [voidrail_bin(), "--debug", "dealer", "-p", port,
+                         "-m", ECHO, "--logger-level", "WARNING"],
+            name="debug")
+ok(wait_until(lambda: "Echo.echo" in gw.methods(), 10),
+   "voidrail --debug dealer (the global flag)")
+is_(PyClient(ep).connect().invoke("Echo.echo", "d"), ["d"], "... serves")
+ok(wait_until(lambda: re.search(r": debug: call \S+ of echo",
+                                open(loud.log_path).read()), 5),
+   "... and logs at debug level, whatever --logger-level says")
+loud.signal(signal.SIGTERM)
+is_(loud.wait(10), 0, "... stops")
 
 # -- a bare name is looked for in the current directory --
 bare = subprocess.Popen(wrapper() + [os.path.abspath(voidrail_bin()), "dealer",
@@ -131,6 +143,49 @@ st.signal(signal.SIGTERM)
 is_(st.wait(10), 0, "SIGTERM during a long stream: exit 0")
 cmp_ok(time.monotonic() - t0, "<", scaled(0.5) + 2,
        "... after --stop-timeout 0.5")
+
+# -- a module whose init fails: exit 1 --
+FAILINIT = os.path.join(BUILD, "t", "modules", ".libs", "failinit.so")
+if os.path.exists(FAILINIT):
+    trace = os.path.join(tempdir(), "failinit.trace")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--class",
+                                 "Broken", "--endpoint", ep], timeout=15)
+    is_(rc, 1, "the service's init fails: exit 1")
+    like(err, r"the init of service Broken failed", "... said on stderr")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--class", "Fine",
+                                 "--class", "Broken", "--endpoint", ep],
+                                timeout=15,
+                                env={"VR_FAILINIT_TRACE": trace})
+    is_(rc, 1, "the second service's init fails: exit 1")
+    is_(open(trace).read().splitlines(),
+        ["Fine init", "Broken init", "Fine fini"],
+        "... the first service, started, is stopped and its fini runs")
+    ok(wait_until(lambda: not [i for i in gw.clusters().values()
+                               if i["group"] in ("Fine", "Broken")], 5),
+       "... and neither is left at the gateway")
+    rc, out, err = run_voidrail(["dealer", "-m", FAILINIT, "--endpoint", ep],
+                                timeout=15)
+    is_(rc, 2, "a module of several services without --class: exit 2")
+    like(err, r"has 3 services; pick with --class: Fine Broken Other",
+         "... naming them")
+    os.unlink(trace)
+    two = dealer("-m", FAILINIT, "--class", "Fine", "--class", "Other",
+                 "--endpoint", ep, env={"VR_FAILINIT_TRACE": trace},
+                 name="two-classes")
+    ok(wait_until(lambda: {"Fine.echo", "Other.echo"} <= set(gw.methods()),
+                  10), "--class twice: one process serves both services")
+    is_([cl.invoke("Fine.echo", 1), cl.invoke("Other.echo", 2)], [[1], [2]],
+        "... each under its own name")
+    two.signal(signal.SIGTERM)
+    is_(two.wait(10), 0, "... and stops with 0")
+    is_(open(trace).read().splitlines(), ["Fine init", "Fine fini"],
+        "... running the init and fini of the service that has them")
+else:
+    ok(False, "t/modules/failinit.so is built (make check builds it)")
+rc, out, err = run_voidrail(["dealer", "-m", ECHO, "--endpoint", "bogus://x"],
+                            timeout=15)
+is_(rc, 1, "an endpoint ZeroMQ cannot connect to: exit 1")
+like(err, r"cannot serve Echo at bogus://x", "... said on stderr")
 
 # -- dealer keys --
 kgw = Gateway({"auth": {"dealer_keys": ["dk1"]}}, name="keyed").start()

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # `voidrail dealer --instances N`: N dealer processes, supervised as the
-# seed's CLI does: each registers; one that crashes is started again;
+# seed's CLI does: each registers (N of each service of a module); one
+# that crashes is started again;
 # instances that keep dying are restarted with growing pauses; SIGTERM
 # (and SIGINT) stops them all cleanly; a killed supervisor takes its
 # instances with it.
@@ -100,6 +101,27 @@ kids = children(sup3.pid)
 sup3.kill()
 ok(wait_until(lambda: not any(alive(k) for k in kids), 10),
    "SIGKILL of the supervisor: its instances end too")
+
+# -- several services: N instances of each --
+FAILINIT = os.path.join(BUILD, "t", "modules", ".libs", "failinit.so")
+if os.path.exists(FAILINIT):
+    per = Proc(wrapper() + [voidrail_bin(), "dealer", "--endpoint", ep, "-m",
+                            FAILINIT, "--class", "Fine", "--class", "Other",
+                            "-n", "2"], name="per-class")
+
+    def groups():
+        return sorted(i["group"] for i in gw.clusters().values()
+                      if i["state"] == "active"
+                      and i["group"] in ("Fine", "Other"))
+
+    ok(wait_until(lambda: groups() == ["Fine", "Fine", "Other", "Other"], 15),
+       "two services with -n 2: two dealers of each")
+    is_(len(children(per.pid)), 4, "... four processes, one service each")
+    per.signal(signal.SIGTERM)
+    is_(per.wait(15), 0, "... which stop with the supervisor")
+    ok(wait_until(lambda: groups() == [], 5), "... and leave the gateway")
+else:
+    ok(False, "t/modules/failinit.so is built (make check builds it)")
 
 # -- instances that keep failing: growing pauses --
 bad = Proc(wrapper() + [voidrail_bin(), "dealer", "--endpoint", ep,

@@ -20,6 +20,7 @@
 
 #include "voidrail.h"
 #include "cli.h"
+#include "vr_log.h"
 #include "vr_main.h"
 
 #define VR_CLI_CONNECT_MS  5000
@@ -465,6 +466,9 @@ vr_client_command(int argc, char **argv)
         return VR_EXIT_USAGE;
     }
 
+    if (vr_log_force_debug) {
+        level = VR_LEVEL_DEBUG;         /* voidrail --debug client ... */
+    }
     ep = vr_cli_endpoint(endpoint, host, port);
     client = vr_client_new(ep);
     vr_client_set_log(client, level, NULL, NULL);

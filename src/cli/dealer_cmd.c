@@ -27,6 +27,7 @@
 
 #include "voidrail.h"
 #include "cli.h"
+#include "vr_log.h"
 #include "vr_main.h"
 
 #ifndef VR_PKGLIBDIR
@@ -489,6 +490,10 @@ vr_dealer_command(int argc, char **argv)
     if (bad != NULL) {
         fprintf(stderr, "voidrail dealer: %s (see --help)\n", bad);
         return VR_EXIT_USAGE;
+    }
+    if (vr_log_force_debug) {
+        o.level = VR_LEVEL_DEBUG;       /* voidrail --debug dealer ... */
+        o.level_name = "DEBUG";         /* and so its instances */
     }
     ep = vr_cli_endpoint(endpoint, host, port);
     o.endpoint = ep;

@@ -2,14 +2,17 @@
  * client.c: vr_client_t, a client of the gateway (PROTOCOL.md A.2.1).
  *
  * The client connects a DEALER socket under a uuid4-hex identity, logs in
- * with its API key ("auth"), and then lets any thread start calls
+ * ("auth", with its API key if it has one, and the capability
+ * "request_id_errors", so that the gateway adds the request_id to the
+ * errors of Python dealers), and then lets any thread start calls
  * (call.c) and commands (methods, clusters, router_info, queue_status).
  * Its I/O thread sends what the outbox holds and files every message that
  * arrives:
  *
  *   reply_from_router  under the call with that request_id; a dealer
- *                      error without one (Python dealers) under the
- *                      oldest call in flight
+ *                      error without one (only from a gateway that does
+ *                      not know the capability) under the oldest call
+ *                      in flight
  *   <command>_ack      the oldest command waiting for that type
  *   error              the call it names, else the oldest command
  *
@@ -178,12 +181,44 @@ vr_lib_client_auth_msg(vr_client_t *self, vr_lib_msg_t **m)
     vr_lib_buf_t b = { NULL, 0, 0 };
 
     vr_lib_buf_adds(&b, "{\"api_key\": ");
-    vr_lib_buf_json_string(&b, self->api_key, strlen(self->api_key));
+    if (self->api_key != NULL) {
+        vr_lib_buf_json_string(&b, self->api_key, strlen(self->api_key));
+    } else {
+        vr_lib_buf_adds(&b, "null");
+    }
     vr_lib_buf_adds(&b, ", \"client_id\": ");
     vr_lib_buf_json_string(&b, self->identity, strlen(self->identity));
-    vr_lib_buf_adds(&b, "}");
+    vr_lib_buf_adds(&b, ", \"capabilities\": [\"request_id_errors\"]}");
     *m = vr_lib_msg_new(2, "auth", (size_t) -1, b.p, b.len);
     vr_lib_buf_free(&b);
+}
+
+/*
+ * Sends auth ahead of anything queued, as a command nobody waits for: the
+ * capabilities are announced with every login, with or without a key.
+ */
+static void
+vr_lib_client_send_login(vr_client_t *self)
+{
+    vr_lib_hub_t *hub = self->hub;
+    vr_call_t    *login = vr_lib_call_new(hub, "auth");
+    vr_lib_msg_t *m;
+
+    login->ack = "auth_ack";
+    login->abandoned = true;
+    login->login = true;
+    login->linked = true;
+    pthread_mutex_lock(&hub->lock);
+    hub->refs--;                /* list entries do not hold the hub */
+    DL_PREPEND(hub->commands, login);
+    pthread_mutex_unlock(&hub->lock);
+    /* Before anything queued: a call must not beat the login. */
+    vr_lib_client_auth_msg(self, &m);
+    if (vr_lib_msg_send(self->sock, m) == VR_OK) {
+        vr_lib_msg_free(m);
+    } else {
+        vr_lib_outbox_push_front(&hub->outbox, m);
+    }
 }
 
 /* The connection is new (the gateway restarted, or the network). */
@@ -191,14 +226,9 @@ static void
 vr_lib_client_reconnected(vr_client_t *self)
 {
     vr_lib_hub_t *hub = self->hub;
-    vr_call_t    *c, *tmp, *login = NULL;
-    vr_lib_msg_t *m;
+    vr_call_t    *c, *tmp;
 
     vr_lib_log(&hub->log, VR_LEVEL_INFO, "reconnected to %s", self->endpoint);
-    if (self->api_key != NULL) {
-        login = vr_lib_call_new(hub, "auth");
-        login->ack = "auth_ack";
-    }
     pthread_mutex_lock(&hub->lock);
     /* Answers lost with the old connection would shift the others. */
     DL_FOREACH_SAFE(hub->commands, c, tmp) {
@@ -206,28 +236,13 @@ vr_lib_client_reconnected(vr_client_t *self)
             vr_lib_call_free_locked(c);
         }
     }
-    if (login != NULL) {
-        /* Log in again, first; nobody waits for the answer. */
-        login->abandoned = true;
-        login->linked = true;
-        hub->refs--;            /* list entries do not hold the hub */
-        DL_PREPEND(hub->commands, login);
-    }
     pthread_mutex_unlock(&hub->lock);
-    if (login != NULL) {
-        /* Before anything queued: a call must not beat the login. */
-        vr_lib_client_auth_msg(self, &m);
-        if (vr_lib_msg_send(self->sock, m) == VR_OK) {
-            vr_lib_msg_free(m);
-        } else {
-            vr_lib_outbox_push_front(&hub->outbox, m);
-        }
-    }
+    vr_lib_client_send_login(self);
 }
 
 /*
- * Acts on the monitor's events.  With an API key, nothing queued is sent
- * between a disconnect and the login on the next connection (*hold).
+ * Acts on the monitor's events.  Nothing queued is sent between a
+ * disconnect and the login on the next connection (*hold).
  */
 static void
 vr_lib_client_events(vr_client_t *self, bool *hold)
@@ -241,7 +256,7 @@ vr_lib_client_events(vr_client_t *self, bool *hold)
         } else if (e == ZMQ_EVENT_DISCONNECTED) {
             vr_lib_log(&self->hub->log, VR_LEVEL_INFO, "disconnected from %s; "
                        "reconnecting", self->endpoint);
-            *hold = self->api_key != NULL;
+            *hold = true;
         }
     }
 }
@@ -367,6 +382,15 @@ vr_lib_client_reply(vr_lib_hub_t *hub, zmq_msg_t *payload)
     json_decref(body);
 }
 
+/* The Python router's first answer to auth when it has no client keys. */
+static bool
+vr_lib_no_need(json_t *body)
+{
+    const char *e = json_string_value(json_object_get(body, "error"));
+
+    return e != NULL && strcmp(e, "No need to authenticate") == 0;
+}
+
 static vr_call_t *
 vr_lib_oldest_command(vr_lib_hub_t *hub, const char *ack, size_t ack_len)
 {
@@ -411,7 +435,11 @@ vr_lib_client_dispatch(vr_lib_hub_t *hub, zmq_msg_t *frames, size_t n)
         if (c == NULL) {
             c = vr_lib_oldest_command(hub, NULL, 0);
         }
-        if (c != NULL) {
+        if (c != NULL && c->login && vr_lib_no_need(body)) {
+            /* A Python router: a second error follows; it is the login's
+             * too, not the next command's. */
+            c->login = false;
+        } else if (c != NULL) {
             vr_lib_push_error(c, body, "router_error");
         } else {
             const char *e = json_string_value(json_object_get(body, "error"));
@@ -580,12 +608,18 @@ vr_client_connect(vr_client_t *self, int timeout_ms, vr_error_t *err)
     {
         return vr_lib_client_unconnect(self);
     }
+    if (self->api_key == NULL) {
+        /* Only the capabilities to announce: no need to wait. */
+        vr_lib_client_send_login(self);
+    }
     /* The socket belongs to the I/O thread from here on. */
     if (pthread_create(&self->io, NULL, vr_lib_client_io, self) != 0) {
         vr_lib_error(err, "usage", "cannot start a thread");
         return vr_lib_client_unconnect(self);
     }
     self->connected = true;
+    vr_lib_log(&self->hub->log, VR_LEVEL_INFO, "connected to %s",
+               self->endpoint);
     return VR_OK;
 }
 
@@ -644,6 +678,7 @@ vr_client_call(vr_client_t *self, const char *method, const char *args_json,
     DL_APPEND(hub->order, c);
     c->linked = true;
     pthread_mutex_unlock(&hub->lock);
+    vr_lib_log(&hub->log, VR_LEVEL_DEBUG, "call %s of %s", c->rid, method);
     vr_lib_outbox_push(&hub->outbox, m);
     return c;
 }

@@ -46,6 +46,7 @@ struct vr_call_s {
     char             *method;
     const char       *ack;          /* a command: its answer's type */
     bool              abandoned;    /* a command nobody waits for */
+    bool              login;        /* the auth sent on connecting */
     bool              linked;       /* in calls+order, or in commands */
     bool              ended;        /* the final item is queued */
     bool              done;         /* the final item was taken */

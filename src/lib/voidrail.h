@@ -154,7 +154,12 @@ VR_EXPORT void vr_client_set_log(vr_client_t *self, int max_level,
  * or VR_ERROR with err->code "unreachable" (no connection), "unauthorized"
  * (key refused) or "timeout" (no answer to the key); it may then be
  * tried again.  A connected client reconnects by itself if the gateway
- * restarts, and logs in again.
+ * restarts, and logs in again.  Every login (also without a key, then
+ * without waiting for the answer) announces the capability
+ * "request_id_errors": a VoidRail gateway then adds the request_id to the
+ * errors of Python dealers, which send none, so that each error reaches
+ * its own call.  (From a router that does not, such an error goes to the
+ * oldest call in flight.)
  */
 VR_EXPORT int vr_client_connect(vr_client_t *self, int timeout_ms,
                                 vr_error_t *err);

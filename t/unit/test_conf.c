@@ -293,6 +293,7 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "router.max_message", "16MiB" },
     { "router.dealer_capacity", "1" },
     { "router.max_capacity", "1024" },
+    { "router.max_capable_clients", "100000" },
     { "router.hwm", "10000" },
     { "router.send_router_shutdown", "true" },
     { "router.methods", "{}" },
@@ -438,6 +439,8 @@ test_defaults(void)
     is_int(rc->max_message_bytes, 16 << 20, "router.max_message = 16MiB");
     is_int(rc->dealer_capacity, 1, "router.dealer_capacity = 1");
     is_int(rc->max_capacity, 1024, "router.max_capacity = 1024");
+    is_int(rc->max_capable_clients, 100000,
+           "router.max_capable_clients = 100000");
     is_int(rc->hwm, 10000, "router.hwm = 10000");
     ok(rc->send_router_shutdown, "router.send_router_shutdown = true");
     is_int(rc->methods.n, 0, "router.methods = {}");

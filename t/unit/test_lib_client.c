@@ -2,7 +2,8 @@
  * test_lib_client.c: unit tests of libvoidrail's client (vr_client_t,
  * vr_call_t) against a scripted ROUTER in a thread of this process.
  *
- * The fake router answers as a gateway would: auth (key "good"), the four
+ * The fake router answers as a gateway would: auth (key "good"; a login
+ * without a key gets the Python router's two errors), the four
  * commands, and calls by method name: T.echo (the args as the result),
  * T.count (chunks 0..n-1 and end), T.fail (an error with a code),
  * T.pyfail (a Python dealer's error: no request_id), T.silent (nothing),
@@ -165,6 +166,18 @@ fake_run(void *arg)
                     fake_send(f, &fr[0], "auth_ack", "{\"type\": \"reply\", "
                               "\"request_id\": \"x\", \"result\": "
                               "{\"status\": \"authenticated\"}}");
+                } else if (strstr(zmq_msg_data(&fr[2]), "\"api_key\": null")
+                           != NULL)
+                {
+                    /* A keyless login: the Python router's pair. */
+                    fake_send(f, &fr[0], "error", "{\"type\": \"error\", "
+                              "\"request_id\": \"n1\", \"error\": "
+                              "\"No need to authenticate\", \"state\": "
+                              "\"error\"}");
+                    fake_send(f, &fr[0], "error", "{\"type\": \"error\", "
+                              "\"request_id\": \"n2\", \"error\": "
+                              "\"Authentication failed\", \"state\": "
+                              "\"error\"}");
                 } else {
                     fake_send(f, &fr[0], "error", "{\"type\": \"error\", "
                               "\"request_id\": \"y\", \"error\": "

@@ -7,6 +7,11 @@
  *   test_lib_peer invoke EP METHOD [ARGS [KWARGS]] RESULT <json> or ERROR
  *   test_lib_peer many EP METHOD N   N calls in flight at once on one
  *                                    client, args [i]; GOOD <k> OF <N>
+ *   test_lib_peer batch EP METHOD=ARGS...   all calls in flight at once
+ *                                    on one client, then in order:
+ *                                    CALL <i> RESULT <json> or ERROR;
+ *                                    with --pause MS, PAUSED and a pause
+ *                                    between connecting and the calls
  *   test_lib_peer threads EP METHOD N T   T threads share one client,
  *                                    N calls in all; GOOD <k> OF <N>
  *   test_lib_peer twice EP METHOD ARGS PAUSE_MS   invoke, PAUSED, wait,
@@ -18,7 +23,8 @@
  *
  *   options: --timeout MS (default 10000), --key KEY, --curve SERVER
  *   PUBLIC SECRET (CURVE with this client pair), and for dealer
- *   --workers N, --heartbeat MS, --cancel, --stop-timeout MS
+ *   --workers N, --heartbeat MS, --cancel, --stop-timeout MS; for batch
+ *   --pause MS
  *
  * ERROR lines read "ERROR <code> <message>".  Exit status 0 unless the
  * arguments are wrong.
@@ -36,7 +42,7 @@
 #include "voidrail.h"
 
 static int          timeout_ms = 10000, workers = 1, heartbeat_ms = 1000;
-static int          stop_timeout_ms = 5000, cancel;
+static int          stop_timeout_ms = 5000, cancel, batch_pause_ms;
 static const char  *key;
 static const char  *curve[3];           /* server, public, secret keys */
 static atomic_int   cancelled_seen;
@@ -154,6 +160,48 @@ do_many(const char *ep, const char *method, int n)
     }
     say("GOOD %d OF %d", good, n);
     free(calls);
+    vr_client_destroy(&c);
+    return 0;
+}
+
+/* specs: "METHOD=ARGS" (ARGS a JSON array), all started before any wait. */
+static int
+do_batch(const char *ep, char **specs, int n)
+{
+    vr_client_t *c = client(ep);
+    vr_call_t   *calls[16];
+    vr_error_t   err;
+    char        *out, *eq;
+
+    if (c == NULL) {
+        return 0;
+    }
+    if (batch_pause_ms > 0) {
+        say("PAUSED");
+        usleep((useconds_t) batch_pause_ms * 1000);
+    }
+    for (int i = 0; i < n; i++) {
+        eq = strchr(specs[i], '=');
+        if (eq != NULL) {
+            *eq++ = '\0';
+        }
+        calls[i] = vr_client_call(c, specs[i], eq, NULL, &err);
+        if (calls[i] == NULL) {
+            say("CALL %d ERROR %s %s", i, err.code, err.message);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (calls[i] == NULL) {
+            continue;
+        }
+        if (vr_call_wait(calls[i], timeout_ms, &out, &err) == VR_OK) {
+            say("CALL %d RESULT %s", i, out);
+            free(out);
+        } else {
+            say("CALL %d ERROR %s %s", i, err.code, err.message);
+        }
+        vr_call_destroy(&calls[i]);
+    }
     vr_client_destroy(&c);
     return 0;
 }
@@ -380,7 +428,7 @@ do_dealer(const char *ep, const char *service)
 int
 main(int argc, char **argv)
 {
-    char *pos[8];
+    char *pos[16];
     int   npos = 0;
 
     for (int i = 1; i < argc; i++) {
@@ -398,9 +446,11 @@ main(int argc, char **argv)
             heartbeat_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--stop-timeout") == 0 && i + 1 < argc) {
             stop_timeout_ms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--pause") == 0 && i + 1 < argc) {
+            batch_pause_ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--cancel") == 0) {
             cancel = 1;
-        } else if (npos < 8) {
+        } else if (npos < 16) {
             pos[npos++] = argv[i];
         }
     }
@@ -415,6 +465,9 @@ main(int argc, char **argv)
     if (npos == 4 && strcmp(pos[0], "many") == 0) {
         return do_many(pos[1], pos[2], atoi(pos[3]));
     }
+    if (npos >= 3 && strcmp(pos[0], "batch") == 0) {
+        return do_batch(pos[1], &pos[2], npos - 2);
+    }
     if (npos == 5 && strcmp(pos[0], "threads") == 0) {
         return do_threads(pos[1], pos[2], atoi(pos[3]), atoi(pos[4]));
     }
@@ -427,7 +480,7 @@ main(int argc, char **argv)
     if (npos == 3 && strcmp(pos[0], "dealer") == 0) {
         return do_dealer(pos[1], pos[2]);
     }
-    fprintf(stderr, "usage: test_lib_peer call|invoke|many|threads|query|"
-            "dealer ... (see the source)\n");
+    fprintf(stderr, "usage: test_lib_peer call|invoke|many|batch|threads|"
+            "query|dealer ... (see the source)\n");
     return 2;
 }
