@@ -323,6 +323,11 @@ vr_auth_update_grants(const vr_auth_keys_t *keys)
             g->digest = keys->digests[i];
             vr_bucket_init(&g->bucket, keys->v[i].bucket_size, vr_now_ms);
             HASH_ADD(hh, vr_auth.grants, digest.d, VR_DIGEST_LEN, g);
+        } else if (g->key != NULL && g->key->rate == 0
+                   && keys->v[i].rate > 0)
+        {
+            /* A key without a rate had no bucket to keep: it starts full. */
+            vr_bucket_init(&g->bucket, keys->v[i].bucket_size, vr_now_ms);
         }
         g->key = &keys->v[i];
         g->generation = vr_auth.generation;

@@ -2,12 +2,16 @@
  * vr_dealer.c: the registry of dealers (see vr_dealer.h).
  *
  * Liveness: a dealer that holds nothing must be heard from within
- * router.heartbeat_timeout; one that holds requests within
- * router.busy_timeout (Python dealers heartbeat only every 4 intervals
- * while busy).  While it holds requests the broker also probes it with an
- * unsolicited heartbeat_ack every router.probe_interval: a Python dealer
- * counts that as liveness, and a dealer whose process died shows up at
- * once as EHOSTUNREACH (PROTOCOL.md B.4).
+ * router.heartbeat_timeout; one that is busy within router.busy_timeout
+ * (Python dealers heartbeat only every 4 intervals while busy).  While it
+ * is busy the broker also probes it with an unsolicited heartbeat_ack
+ * every router.probe_interval: a Python dealer counts that as liveness,
+ * and a dealer whose process died shows up at once as EHOSTUNREACH
+ * (PROTOCOL.md B.4).  Busy means it holds requests or its last heartbeat
+ * said it has work: a threaded Python dealer whose last heartbeat was a
+ * busy one sends the next only 4 intervals later, but once its work is
+ * done it reconnects (registers again) after 0.8 x (I + 3) of silence,
+ * sooner than that; the probes go on until a heartbeat says it is idle.
  */
 #include "config.h"
 #include <errno.h>
@@ -573,8 +577,9 @@ vr_dealer_tick(vr_broker_t *b)
     for (d = TAILQ_FIRST(&b->dealer_order); d != NULL; d = next) {
         next = TAILQ_NEXT(d, order);
         if (d->state == VR_DEALER_ACTIVE) {
-            vr_msec_t limit = d->in_flight > 0 ? conf->busy_timeout_ms
-                                               : conf->heartbeat_timeout_ms;
+            bool      busy = d->in_flight > 0 || d->reported_load > 0;
+            vr_msec_t limit = busy ? conf->busy_timeout_ms
+                                   : conf->heartbeat_timeout_ms;
             vr_msec_t silent = vr_now_ms - d->last_seen_ms;
 
             if (silent > limit) {
@@ -582,7 +587,7 @@ vr_dealer_tick(vr_broker_t *b)
                          (long long) silent, (long long) limit);
                 b->stats.dealers_expired++;
                 vr_dealer_lost(b, d, why);
-            } else if (d->in_flight > 0
+            } else if (busy
                        && vr_now_ms - d->last_probe_ms >= conf->probe_interval_ms)
             {
                 d->last_probe_ms = vr_now_ms;

@@ -294,11 +294,14 @@ vr_dispatch_on_reply(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
                           zmq_msg_size(&frames[2]), rid, rid_len);
     if (r == NULL) {
         b->stats.late_replies++;
-        vr_log_limited(VR_LOG_INFO, "message from dealer %s for client %s "
-                       "matches no request it holds; dropped", d->id_text,
+        vr_log_limited(VR_LOG_INFO, "message from dealer %s for client %s, "
+                       "request %.*s, matches no request it holds; dropped",
+                       d->id_text,
                        vr_log_escape(zmq_msg_data(&frames[2]),
                                      zmq_msg_size(&frames[2]), idbuf,
-                                     sizeof(idbuf)));
+                                     sizeof(idbuf)),
+                       rid != NULL ? (int) vr_min(rid_len, 128) : 1,
+                       rid != NULL ? rid : "-");
         vr_buf_free(&decoded);
         return;
     }

@@ -510,8 +510,8 @@ vr_http_stream_write(vr_http_req_t *hr, const void *p, size_t len)
         /* A reader that does not read is cut off, not buffered for. */
         hr->cut = true;
         vr_http_srv.stats.cut_streams++;
-        vr_log_limited(VR_LOG_WARN, "http stream %s cut off: over "
-                       "http.stream_buffer unread", hr->request_id);
+        vr_log_limited(VR_LOG_WARN, "request %s: http stream cut off, "
+                       "over http.stream_buffer unread", hr->request_id);
         vr_http_unpark(hr);
         return VR_ERROR;
     }
@@ -759,8 +759,8 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
             hr->state = VR_HR_HANDLING;
             hr->route->handler(hr, hr->tail);
             if (hr->state == VR_HR_HANDLING) {
-                vr_log_error("http handler for %s answered nothing",
-                             hr->path);
+                vr_log_error("request %s: the http handler for %s "
+                             "answered nothing", hr->request_id, hr->path);
                 vr_http_problem(hr, 500, "internal", 0,
                                 "the handler gave no answer");
             }

@@ -49,10 +49,36 @@ vr_log_last_error(void)
     return vr_log_last;
 }
 
+/*
+ * Appends message to line (n bytes used of size), control characters as
+ * \xNN: whatever a peer put into a name or an id, an event is one line.
+ * Returns the new length; what does not fit is cut.
+ */
+static size_t
+vr_log_put(char *line, size_t n, size_t size, const char *message)
+{
+    const unsigned char *s = (const unsigned char *) message;
+
+    for (; *s != '\0'; s++) {
+        if (*s >= 0x20 && *s != 0x7f) {
+            if (n + 1 >= size) {
+                break;
+            }
+            line[n++] = (char) *s;
+        } else {
+            if (n + 4 >= size) {
+                break;
+            }
+            n += (size_t) snprintf(line + n, size - n, "\\x%02x", *s);
+        }
+    }
+    return n;
+}
+
 void
 vr_log_v(int level, const char *fmt, va_list ap)
 {
-    char            line[2048];
+    char            line[2048], message[1536];
     struct timespec ts;
     struct tm       tm;
     size_t          n;
@@ -73,11 +99,11 @@ vr_log_v(int level, const char *fmt, va_list ap)
     rc = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ",
                   ts.tv_nsec / 1000000, vr_log_level_name(level));
     n += (size_t) rc;
-    rc = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-    if (rc < 0) {
-        rc = 0;
+    if (vsnprintf(message, sizeof(message), fmt, ap) < 0) {
+        message[0] = '\0';
     }
-    n += vr_min((size_t) rc, sizeof(line) - n - 2);
+    /* Room is left for the line break. */
+    n = vr_log_put(line, n, sizeof(line) - 1, message);
     line[n++] = '\n';
     /* One write: lines stay whole even when several processes append. */
     while (write(vr_log_fd, line, n) < 0 && errno == EINTR) {

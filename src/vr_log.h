@@ -3,9 +3,12 @@
  *
  * One line per event: "2026-11-25T14:43:21.123Z level message", written
  * with a single write(2) so that lines from a reopened file or a crash never
- * interleave.  Context such as a request or dealer id goes into the message
- * as key=value.  Identities are arbitrary bytes: print them through
- * vr_log_escape().
+ * interleave.  The context goes into the message: a line about a request
+ * names it "request ID" (its request_id; over HTTP the X-Request-Id of the
+ * access log), one about a dealer "dealer ID" (its identity).  Identities
+ * are arbitrary bytes: print them through vr_log_escape().  Control
+ * characters in a message are written as \xNN, so that no name or id a
+ * peer chose can break a line.
  */
 #ifndef VR_LOG_H
 #define VR_LOG_H

@@ -158,6 +158,9 @@ vr_main_on_signal(void *data, short revents)
     }
     if (fast) {
         vr_log_notice("stopping now");
+        if (!m->draining) {
+            vr_process_notify("STOPPING=1");
+        }
         vr_loop_stop(m->loop);
         return;
     }

@@ -10,10 +10,10 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "vr_core.h"
 #include "vr_cycle.h"
@@ -37,14 +37,59 @@ static const vr_directive_t vr_process_directives[] = {
     vr_null_directive
 };
 
+/*
+ * The sd_notify(3) protocol, spoken directly: one datagram with the state
+ * to the AF_UNIX socket named by $NOTIFY_SOCKET (a leading '@' names one
+ * in the abstract namespace).  RELOADING=1 carries the MONOTONIC_USEC=
+ * that systemd asks for with it.
+ */
 void
 vr_process_notify(const char *state)
 {
-#ifdef HAVE_SYSTEMD
-    sd_notify(0, state);
-#else
-    (void) state;
-#endif
+    const char         *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un  sa;
+    struct timespec     ts;
+    socklen_t           len;
+    size_t              n;
+    char                msg[128];
+    int                 fd;
+
+    if (path == NULL || (path[0] != '/' && path[0] != '@')) {
+        return;
+    }
+    n = strlen(path);
+    if (n < 2 || n >= sizeof(sa.sun_path)) {
+        vr_log_warn("NOTIFY_SOCKET \"%s\": not a socket path, nothing "
+                    "sent", path);
+        return;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@') {
+        sa.sun_path[0] = '\0';
+    } else {
+        n++;                            /* a path counts its NUL */
+    }
+    len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + n);
+    if (strcmp(state, "RELOADING=1") == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        snprintf(msg, sizeof(msg), "%s\nMONOTONIC_USEC=%lld", state,
+                 (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+        state = msg;
+    }
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        vr_log_warn("NOTIFY_SOCKET: socket(): %s", strerror(errno));
+        return;
+    }
+    if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+               (struct sockaddr *) &sa, len) < 0)
+    {
+        vr_log_warn("NOTIFY_SOCKET %s: %s not sent: %s", path, state,
+                    strerror(errno));
+    }
+    close(fd);
 }
 
 void

@@ -31,8 +31,10 @@ extern vr_process_info_t vr_process;
 extern vr_module_t       vr_process_module;
 
 /*
- * Tells the service manager (systemd, when built with it) the process's
- * state: "READY=1", "RELOADING=1", "STOPPING=1" ...  A no-op otherwise.
+ * Tells the service manager the process's state ("READY=1",
+ * "RELOADING=1", "STOPPING=1"): the sd_notify(3) datagram to
+ * $NOTIFY_SOCKET.  A no-op when that is not set; a failure is logged at
+ * warn and changes nothing else.
  */
 void vr_process_notify(const char *state);
 

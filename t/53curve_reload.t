@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # router.curve and its checks: the allow-list changes with a reload and
-# applies to new connections (open ones stay); a reload that changes the
+# applies to new connections (open ones stay), and so do the certificates
+# in allow_dir, read again on each reload; a reload that changes the
 # server key, turns CURVE off or names a bad file is refused and the
 # running list stays; `voidrail -t` names the key of a bad value; a
 # secret_key shows only as a digest in -T; CURVE without an allow-list
@@ -12,6 +13,7 @@ from vrtest import *
 from peers import *
 from vrops import OpsGateway
 import zmq
+import zmq.auth
 
 if not zmq.has("curve"):
     skip_all("this libzmq has no CURVE")
@@ -57,6 +59,27 @@ ok(not answers(a), "a new connection with a is refused")
 is_(open_a.command("router_info")[0], "router_info_ack",
     "the connection a opened before stays")
 open_a.close()
+
+# allow_dir: its certificates are read again on each reload.
+cdir = os.path.join(tmp, "clients")
+os.mkdir(cdir)
+cbase = os.path.join(tmp, "c")
+rc, _, err = run_voidrail(["keygen", "--curve", "--out", cbase])
+is_(rc, 0, "keygen --curve makes a client certificate") or diag(err)
+pub, sec = zmq.auth.load_certificate(cbase + ".key_secret")
+c = (pub.decode(), sec.decode())
+last = gw.reload(conf_with(allow=[admin[0], b[0]], allow_dir=cdir))
+is_(last and last.get("ok"), True, "reload: an empty allow_dir")
+ok(not answers(c), "key c is not let in")
+os.rename(cbase + ".key", os.path.join(cdir, "c.key"))
+last = gw.reload(conf_with(allow=[admin[0], b[0]], allow_dir=cdir))
+is_(last and last.get("ok"), True, "reload: c.key is in allow_dir now")
+ok(answers(c), "key c is let in")
+ok(answers(b), "and b still is")
+os.unlink(os.path.join(cdir, "c.key"))
+last = gw.reload(conf_with(allow=[admin[0], b[0]], allow_dir=cdir))
+is_(last and last.get("ok"), True, "reload: c.key removed from allow_dir")
+ok(not answers(c), "key c is not let in any more")
 
 # Bad values: the reload is refused, the list in force stays.
 for what, change, pattern in (

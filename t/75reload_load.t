@@ -2,8 +2,13 @@
 # Reloading under load: while ZeroMQ and HTTP clients call in loops and
 # SSE streams (GET /stream/ on a slow streaming method, and a job's
 # /events) are open, the file alternates between two good variants and
-# gets 20 SIGHUPs.  No call fails, no stream is cut, no dealer registers
-# again, and every reload is counted as a good one.
+# gets 20 SIGHUPs.  The variants differ in limits, timeouts, per-method
+# policy, the client keys (one key the clients use is kept, another is
+# replaced each time) and the HTTP addresses (one stays, the other moves
+# between two ports; a stream is open on the one that goes first).  After
+# each reload the new key and the new address work and the old ones do
+# not.  No call fails, no stream is cut, no dealer registers again, and
+# every reload is counted as a good one.
 import json, os, sys, threading, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -14,22 +19,46 @@ from vrops import *
 
 RELOADS = 20
 DELAY = 0.1                               # between two chunks of a stream
+KEY = "k75-kept"                          # the clients' key, always there
+KEYED = {"X-API-Key": KEY}
+MAIN, MOVING = free_port(), [free_port(), free_port()]
+
+
+def rotating_key(n):
+    return "k75-rotating-%d" % n
 
 
 def variant(n):
-    """Two good files that differ in several sections."""
+    """Two good files that differ in several sections; the second HTTP
+    address and the second key change with each n."""
+    # (max_failures 0: the old keys tried after each reload are wrong
+    # keys, which would otherwise end with the address refused)
+    common = {"auth": {"client_keys": [KEY, rotating_key(n)],
+                       "max_failures": 0},
+              "http": {"listen": ["127.0.0.1:%d" % MAIN,
+                                  "127.0.0.1:%d" % MOVING[n % 2]],
+                       "drain_timeout": "120s"}}
     if n % 2:
-        return {"router": {"max_queue": 1000,
+        conf = {"router": {"max_queue": 1000,
                            "request_timeout": duration(60),
                            "methods": {"RefService.*": {"max_queue": 900}}},
                 "http": {"keepalive": "10s", "max_streams": 100},
                 "jobs": {"keep": "10m"}}
-    return {"router": {"max_queue": 2000, "request_timeout": duration(70)},
-            "http": {"keepalive": "15s", "max_streams": 200},
-            "jobs": {"keep": "20m"}}
+    else:
+        conf = {"router": {"max_queue": 2000,
+                           "request_timeout": duration(70)},
+                "http": {"keepalive": "15s", "max_streams": 200},
+                "jobs": {"keep": "20m"}}
+    for section, values in common.items():
+        conf.setdefault(section, {}).update(values)
+    return conf
 
 
-gw = OpsGateway(variant(0)).start()
+gw = OpsGateway(variant(0))
+gw.use_http(MAIN)                         # the address that stays
+gw.config["http"]["listen"] = variant(0)["http"]["listen"]
+gw.start()
+gw.key_headers = KEYED
 workers = [ThreadedDealer(gw.endpoint, max_concurrent=4).start()
            for _ in range(2)]
 streamer = AsyncDealer(gw.endpoint, service_name="Streamer",
@@ -48,7 +77,7 @@ def fail(what):
 
 
 def zmq_loop(n):
-    client = PyClient(gw.endpoint).connect()
+    client = PyClient(gw.endpoint, api_key=KEY).connect()
     i = 0
     while not stop.is_set():
         i += 1
@@ -71,9 +100,10 @@ def http_loop(n, keep_alive):
             if keep_alive:
                 conn = conn or gw.conn()
                 r = conn.send("POST", "/invoke/RefService.echo",
-                              json=[[n, i]]).response()
+                              json=[[n, i]], headers=KEYED).response()
             else:
-                r = gw.post("/invoke/RefService.echo", json=[[n, i]])
+                r = gw.post("/invoke/RefService.echo", json=[[n, i]],
+                            headers=KEYED)
         except OSError as e:
             r = e
         if not (isinstance(r, Response) and r.status == 200
@@ -102,12 +132,48 @@ def follow(name, conn):
     s["thread"] = t
 
 
+STREAM = "/stream/Streamer.astream?args=" + quote_json([count, DELAY])
 for i in range(3):
-    follow("stream %d" % i, gw.open(
-        "GET", "/stream/Streamer.astream?args=" + quote_json([count, DELAY])))
-r = gw.post("/jobs/Streamer.astream", json=[count, DELAY])
+    follow("stream %d" % i, gw.open("GET", STREAM, headers=KEYED))
+follow("stream on the address that moves",
+       HttpConn(MOVING[0]).send("GET", STREAM, headers=KEYED))
+r = gw.post("/jobs/Streamer.astream", json=[count, DELAY], headers=KEYED)
 job = ((r and r.json()) or {}).get("id", "?")
-follow("job events", gw.open("GET", "/jobs/%s/events" % job))
+follow("job events", gw.open("GET", "/jobs/%s/events" % job,
+                             headers=KEYED))
+
+
+def status_with_key(key):
+    r = gw.get("/services", headers={"X-API-Key": key})
+    return r and r.status
+
+
+def health_on(port):
+    """200 when port serves /healthz, "refused" when nothing listens."""
+    try:
+        c = HttpConn(port)
+    except ConnectionRefusedError:
+        return "refused"
+    try:
+        r = c.send("GET", "/healthz").response()
+    except OSError as e:
+        return repr(e)
+    finally:
+        c.close()
+    return r and r.status
+
+
+def swapped(n):
+    """What does not hold after reload n: the new key and address work,
+    the previous ones do not."""
+    got = {"new key": status_with_key(rotating_key(n)),
+           "old key": status_with_key(rotating_key(n - 1)),
+           "new address": health_on(MOVING[n % 2]),
+           "old address": health_on(MOVING[(n - 1) % 2])}
+    want = {"new key": 200, "old key": 401, "new address": 200,
+            "old address": "refused"}
+    return ["reload %d: %s %r" % (n, k, got[k]) for k in want
+            if got[k] != want[k]]
 
 threads = [threading.Thread(target=zmq_loop, args=(n,), daemon=True)
            for n in range(3)]
@@ -117,10 +183,12 @@ for t in threads:
     t.start()
 
 good = 0
+wrong = []
 t0 = time.monotonic()
 for n in range(1, RELOADS + 1):
     last = gw.reload(variant(n))
     good += bool(last and last.get("ok"))
+    wrong += swapped(n)
     time.sleep(0.05)                    # calls in between
 last_reload_at = time.monotonic()
 note("%d reloads in %.1fs" % (RELOADS, last_reload_at - t0))
@@ -132,6 +200,8 @@ is_(good, RELOADS, "%d SIGHUPs under load: %d good reloads" % (RELOADS, good))
 g = gw.gateway()
 is_([g.get("config_generation"), g.get("reload_failures")],
     [RELOADS + 1, 0], "config_generation %d, no failure" % (RELOADS + 1))
+is_(wrong[:5], [], "after each reload the new key and the new address "
+    "work, the old ones do not")
 note("calls made: %r" % tally)
 ok(tally["zmq"] >= RELOADS and tally["http"] >= RELOADS,
    "the clients kept calling all along")
