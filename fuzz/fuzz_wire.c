@@ -310,7 +310,8 @@ h_release(vr_request_t *r)
     c->r = NULL;
 }
 
-static const vr_origin_t h_origin = { h_deliver, h_fail, h_release };
+static const vr_origin_t h_origin = { h_deliver, h_fail, h_release,
+                                      NULL };
 
 /* ---- peers ------------------------------------------------------------- */
 
