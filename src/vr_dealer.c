@@ -471,13 +471,15 @@ vr_dealer_touch(vr_broker_t *b, vr_dealer_t *d)
  * one connection, came before the heartbeat.  All of them: nothing was
  * lost, it takes work again.  None: those left were sent to the old
  * connection and are lost with it; they are retried or end with
- * dealer_lost now, instead of at their deadline.  Some: it ends those it
- * has first, and a later heartbeat tells.
+ * dealer_lost now, instead of at their deadline (orphans, ended already,
+ * keep their slot until their late answer or busy_timeout, as ever: an
+ * answer sent on the old connection may still come).  Some: it ends
+ * those it has first, and a later heartbeat tells.
  */
 static void
 vr_dealer_check_reconnected(vr_broker_t *b, vr_dealer_t *d, long load)
 {
-    vr_request_t *r;
+    vr_request_t *r, *next;
 
     if (d->reregistered_ms == 0
         || (load > 0 && (unsigned long) load < d->in_flight))
@@ -485,13 +487,16 @@ vr_dealer_check_reconnected(vr_broker_t *b, vr_dealer_t *d, long load)
         return;
     }
     d->reregistered_ms = 0;
-    if (load == 0) {
-        while ((r = TAILQ_FIRST(&d->requests)) != NULL) {
-            vr_log_limited(VR_LOG_WARN, "dealer %s reconnected and works "
-                           "on nothing: request %s sent before is lost",
-                           d->id_text, r->rid);
-            vr_request_dealer_gone(r, "it reconnected without the request");
+    for (r = TAILQ_FIRST(&d->requests); load == 0 && r != NULL; r = next) {
+        next = TAILQ_NEXT(r, link);
+        if (r->state == VR_REQ_ORPHAN) {
+            continue;           /* ended already; its late answer is
+                                   counted when it comes */
         }
+        vr_log_limited(VR_LOG_WARN, "dealer %s reconnected and works on "
+                       "nothing: request %s sent before is lost",
+                       d->id_text, r->rid);
+        vr_request_dealer_gone(r, "it reconnected without the request");
     }
     vr_dispatch_dealer(b, d);
 }
