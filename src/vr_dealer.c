@@ -469,31 +469,40 @@ vr_dealer_touch(vr_broker_t *b, vr_dealer_t *d)
 }
 
 /*
- * d re-registered (a new connection) while holding requests, and now says
- * it works on none: those sent before are lost with the old connection.
- * They are retried or end with dealer_lost, instead of waiting for their
- * deadline.  (Its answers, in order on one connection, came before this
- * heartbeat.)
+ * d re-registered (a new connection) while holding requests, and has been
+ * given nothing since (vr_dealer_has_room), so the load a heartbeat
+ * reports counts those of them it still has.  Its answers, in order on
+ * one connection, came before the heartbeat.  All of them: nothing was
+ * lost, it takes work again.  None: those left were sent to the old
+ * connection and are lost with it; they are retried or end with
+ * dealer_lost now, instead of at their deadline (orphans, ended already,
+ * keep their slot until their late answer or busy_timeout, as ever: an
+ * answer sent on the old connection may still come).  Some: it ends
+ * those it has first, and a later heartbeat tells.
  */
 static void
-vr_dealer_forget_lost(vr_dealer_t *d)
+vr_dealer_check_reconnected(vr_broker_t *b, vr_dealer_t *d, long load)
 {
     vr_request_t *r, *next;
-    vr_msec_t     since = d->reregistered_ms;
 
-    if (since == 0) {
+    if (d->reregistered_ms == 0
+        || (load > 0 && (unsigned long) load < d->in_flight))
+    {
         return;
     }
     d->reregistered_ms = 0;
-    for (r = TAILQ_FIRST(&d->requests); r != NULL; r = next) {
+    for (r = TAILQ_FIRST(&d->requests); load == 0 && r != NULL; r = next) {
         next = TAILQ_NEXT(r, link);
-        if (r->dispatched_ms < since) {
-            vr_log_limited(VR_LOG_WARN, "dealer %s reconnected and works "
-                           "on nothing: request %s sent before is lost",
-                           d->id_text, r->rid);
-            vr_request_dealer_gone(r, "it reconnected without the request");
+        if (r->state == VR_REQ_ORPHAN) {
+            continue;           /* ended already; its late answer is
+                                   counted when it comes */
         }
+        vr_log_limited(VR_LOG_WARN, "dealer %s reconnected and works on "
+                       "nothing: request %s sent before is lost",
+                       d->id_text, r->rid);
+        vr_request_dealer_gone(r, "it reconnected without the request");
     }
+    vr_dispatch_dealer(b, d);
 }
 
 void
@@ -511,9 +520,7 @@ vr_dealer_on_heartbeat(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
             for (size_t i = 0; i < 2; i++) {
                 if (f[i].kind == VR_JSON_NUMBER) {
                     d->reported_load = strtol(f[i].value, NULL, 10);
-                    if (d->reported_load == 0) {
-                        vr_dealer_forget_lost(d);
-                    }
+                    vr_dealer_check_reconnected(b, d, d->reported_load);
                     break;
                 }
             }

@@ -74,6 +74,19 @@ vr_dealer_takes_work(const vr_dealer_t *d)
 }
 
 /*
+ * May d be given one more request now: it takes work and has a free slot,
+ * and, if it registered again (a new connection) while holding requests,
+ * a heartbeat has since shown that it still holds them (otherwise its
+ * reported load could not tell the lost ones from new ones).
+ */
+static inline bool
+vr_dealer_has_room(const vr_dealer_t *d)
+{
+    return vr_dealer_takes_work(d) && d->in_flight < d->capacity
+           && d->reregistered_ms == 0;
+}
+
+/*
  * An operator takes d out of rotation (it finishes what it holds) or puts
  * it back.  VR_DECLINED when no dealer has that identity text.
  */

@@ -28,7 +28,7 @@
 static bool
 vr_dispatch_can_take(const vr_dealer_t *d, const vr_request_t *r)
 {
-    return vr_dealer_takes_work(d) && d->in_flight < d->capacity
+    return vr_dealer_has_room(d)
            && (d->in_flight == 0 || d->rid_errors
                || !vr_dealer_holds_client(d, r));
 }
@@ -62,7 +62,7 @@ vr_dispatch_pick(vr_broker_t *b, vr_method_t *m, const vr_request_t *r,
     *any_free = false;
     for (size_t i = 0; i < m->ndealers; i++) {
         vr_dealer_t *d = m->dealers[i];
-        if (!vr_dealer_takes_work(d) || d->in_flight >= d->capacity) {
+        if (!vr_dealer_has_room(d)) {
             continue;
         }
         *any_free = true;
@@ -168,7 +168,7 @@ vr_dispatch_first_for(vr_method_t *m, const vr_dealer_t *d)
 void
 vr_dispatch_dealer(vr_broker_t *b, vr_dealer_t *d)
 {
-    while (vr_dealer_takes_work(d) && d->in_flight < d->capacity) {
+    while (vr_dealer_has_room(d)) {
         vr_request_t *best = NULL;
 
         for (size_t i = 0; i < d->nmethods; i++) {

@@ -156,8 +156,26 @@ vr_http_retired(vr_http_listener_t *l)
     return false;
 }
 
-/* Streams write one block per MHD turn: a few more turns while they send. */
-#define VR_HTTP_STREAM_TURNS  32
+/* MHD turns per loop turn, at most.  A stream writes one block per turn,
+ * and MHD reads at most its buffer (a part of http.connection_memory)
+ * per connection and turn: while streams send or MHD says it has more to
+ * do at once, it gets another turn, so that a large body or header is
+ * not read a few KiB per loop turn while the broker is flooded. */
+#define VR_HTTP_TURNS  32
+
+/* True when a daemon has work at once (data read but not yet handled). */
+static bool
+vr_http_pending(void)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+
+    for (vr_http_listener_t *l = vr_http_srv.listeners; l; l = l->next) {
+        if (MHD_get_timeout(l->daemon, &ms) == MHD_YES && ms == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static void
 vr_http_run(void *data)
@@ -170,7 +188,7 @@ vr_http_run(void *data)
         return;
     }
     vr_http_srv.need_run = false;
-    for (int turn = 0; turn < VR_HTTP_STREAM_TURNS; turn++) {
+    for (int turn = 0; turn < VR_HTTP_TURNS; turn++) {
         sent = vr_http_srv.stream_bytes;
         for (lp = &vr_http_srv.listeners; *lp != NULL; ) {
             vr_http_listener_t *l = *lp;
@@ -183,7 +201,7 @@ vr_http_run(void *data)
             }
             lp = &l->next;
         }
-        if (vr_http_srv.stream_bytes == sent) {
+        if (vr_http_srv.stream_bytes == sent && !vr_http_pending()) {
             break;
         }
     }

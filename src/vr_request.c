@@ -149,7 +149,9 @@ vr_request_detach(vr_request_t *r)
     vr_dealer_t *d = r->dealer;
 
     TAILQ_REMOVE(&d->requests, r, link);
-    d->in_flight--;
+    if (--d->in_flight == 0) {
+        d->reregistered_ms = 0;     /* nothing left to doubt */
+    }
     r->method->in_flight--;
     r->broker->in_flight--;
     r->dealer = NULL;

@@ -7,7 +7,9 @@
 # array collects the chunks until the end, so a lost stream starts over and
 # the array holds the new dealer's chunks alone.  When the attempts are
 # used up the request ends with dealer_lost; a method without max_attempts
-# is never retried.
+# is never retried.  A dealer that registers again on a new connection
+# while holding calls gets no new one until a heartbeat shows which of
+# them it still holds; those it lost are retried or end dealer_lost.
 import json, os, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -155,6 +157,67 @@ other.reply(again.cid, {"type": "reply", "request_id": rid, "result": 3})
 is_(box.body(rid), {"type": "reply", "request_id": rid, "result": 3},
     "and answered")
 dealers.append(again_peer)
+
+# -- a dealer that reconnects holding calls gets no new one until a
+# heartbeat shows which of them it still holds (its load cannot tell them
+# from new ones otherwise) --
+def back_dealer(ident):
+    d = RawPeer(gw.endpoint, identity=ident)
+    d.register(group="Back", methods=("work",), max_concurrent=4)
+    ok(d.recv() is not None, "dealer %s registered" % ident)
+    return d
+
+
+boxes = {}
+
+
+def back_call(n):
+    """A call from a client of its own (a dealer holds one call of each
+    client at a time); returns its request_id."""
+    peer = RawPeer(gw.endpoint, identity="client-38-back-%d" % n)
+    rid = peer.call("Back.work", n)
+    boxes[rid] = Answers(peer)
+    return rid
+
+
+def answered(d, call, n):
+    d.reply(call.cid, {"type": "reply", "request_id": call.request_id,
+                       "result": n})
+    return boxes[call.request_id].body(call.request_id) == {
+        "type": "reply", "request_id": call.request_id, "result": n}
+
+
+b1 = back_dealer("Back-00038001")
+rid1 = back_call(1)
+c1 = b1.expect_call()
+b1.close()
+b2 = back_dealer("Back-00038001")
+rid2 = back_call(2)
+is_(b2.expect_call(0.5), None, "a dealer that registered again while "
+    "holding a call gets no new call meanwhile")
+b2.heartbeat(processing_requests=1)
+c2 = b2.expect_call()
+is_(c2 and c2.request_id, rid2, "once a heartbeat counts the call it "
+    "holds, it takes work again")
+ok(answered(b2, c1, 1), "the call it kept is answered over its new "
+   "connection")
+ok(answered(b2, c2, 2), "as is the new one")
+rid3, rid4 = back_call(3), back_call(4)
+c3, c4 = b2.expect_call(), b2.expect_call()
+b2.close()
+b3 = back_dealer("Back-00038001")
+b3.heartbeat(processing_requests=1)
+rid5 = back_call(5)
+is_(b3.expect_call(0.5), None, "reconnected holding two calls, it says it "
+    "works on one: no new call, none given up yet")
+ok(answered(b3, c3, 3), "it answers the one it has")
+b3.heartbeat(processing_requests=0)
+is_(boxes[rid4].get(rid4), "dealer_lost", "then it works on none: the "
+    "other was lost with the old connection and ends dealer_lost (no "
+    "max_attempts)")
+c5 = b3.expect_call()
+is_(c5 and c5.request_id, rid5, "and it takes work again")
+ok(answered(b3, c5, 5), "answered")
 
 # -- no max_attempts: never retried --
 solo = [wire_dealer("Solo"), wire_dealer("Solo")]
