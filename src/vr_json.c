@@ -544,6 +544,25 @@ vr_json_unescape(const char *raw, size_t n, vr_buf_t *out)
     return VR_OK;
 }
 
+int
+vr_json_string_text(const char *raw, size_t n, vr_buf_t *scratch,
+                    const char **text, size_t *len)
+{
+    if (n >= 2 && raw[0] == '"' && raw[n - 1] == '"'
+        && memchr(raw + 1, '\\', n - 2) == NULL)
+    {
+        *text = raw + 1;
+        *len = n - 2;
+        return VR_OK;
+    }
+    if (vr_json_unescape(raw, n, scratch) != VR_OK) {
+        return VR_ERROR;
+    }
+    *text = scratch->p;
+    *len = scratch->len;
+    return VR_OK;
+}
+
 void
 vr_json_escape(vr_buf_t *out, const char *str, size_t n)
 {
