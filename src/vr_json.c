@@ -138,17 +138,6 @@ static const unsigned char *
 vr_js_plain_run(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
-    /* 64 bytes a round while they are all plain (one test per round). */
-    while (end - p >= 64) {
-        __m128i x = _mm_or_si128(_mm_or_si128(vr_js_stops16(p),
-                                              vr_js_stops16(p + 16)),
-                                 _mm_or_si128(vr_js_stops16(p + 32),
-                                              vr_js_stops16(p + 48)));
-        if (_mm_movemask_epi8(x) != 0) {
-            break;
-        }
-        p += 64;
-    }
     while (end - p >= 16) {
         int m = _mm_movemask_epi8(vr_js_stops16(p));
 
@@ -156,6 +145,18 @@ vr_js_plain_run(const unsigned char *p, const unsigned char *end)
             return p + __builtin_ctz((unsigned) m);
         }
         p += 16;
+        /* A long run (a payload, not a key): 64 bytes a round, one test
+         * each, up to the block that holds its end. */
+        while (end - p >= 64
+               && _mm_movemask_epi8(
+                      _mm_or_si128(_mm_or_si128(vr_js_stops16(p),
+                                                vr_js_stops16(p + 16)),
+                                   _mm_or_si128(vr_js_stops16(p + 32),
+                                                vr_js_stops16(p + 48))))
+                  == 0)
+        {
+            p += 64;
+        }
     }
 #endif
     while (p < end && vr_json_class[*p] == C_PLAIN) {
