@@ -17,8 +17,8 @@
  * nothing to wake on.  So a socket's handler runs last in every turn and
  * reads until EAGAIN (or asks for another turn): nothing touches the
  * socket between that EAGAIN and the next wait, whose wake-up on ZMQ_FD
- * is then exact.  A busy turn costs one epoll_wait and the final EAGAIN,
- * where zmq_poll took three polls and a look at ZMQ_EVENTS.
+ * is then exact.  A busy turn costs one epoll_wait and the final EAGAIN
+ * (zmq_poll would add a poll(2) and a ZMQ_EVENTS check to each turn).
  */
 #include "config.h"
 #include <errno.h>
