@@ -12,6 +12,9 @@ fresh processes; the table shows the medians, their ratio and the target.
     bench/run.py --only A,B       only these scenarios (names: --list)
     bench/run.py --callgrind      instructions per request, gateway vs
                                   zmq_proxy, under valgrind --tool=callgrind
+    bench/run.py --baseline BIN   the broker scenarios also run the gateway
+                                  BIN (an older build) in every round: a
+                                  before/after in one run
 
 The C programs (loadgen, ref_proxy, ref_worker, vr_echo_dealer, ref_mhd,
 ref_bridge, sse_client) are looked for in --bin-dir (default: this folder),
@@ -161,7 +164,8 @@ def wait_until(what, fn, timeout=10.0, procs=()):
 class Gateway:
     """voidrail with a config of its own in a temp dir, plus echo dealers."""
 
-    def __init__(self, dealers=0, capacity=0, extra=None, wrapper=()):
+    def __init__(self, dealers=0, capacity=0, extra=None, wrapper=(),
+                 binary=None):
         self.zport, self.hport = free_port(), free_port()
         self.endpoint = "tcp://127.0.0.1:%d" % self.zport
         # Only the addresses: every other setting is the default a user
@@ -180,7 +184,7 @@ class Gateway:
                 for k, v in values.items():
                     f.write("  %s: %s\n" % (k, json.dumps(v)))
         self.proc = PROCS.start("voidrail", list(wrapper)
-                                + [ARGS.gateway, "-c", path])
+                                + [binary or ARGS.gateway, "-c", path])
         self.procs = [self.proc]
         wait_until("the gateway's /healthz",
                    lambda: http_get(self.hport, "/healthz")[0] == 200,
@@ -260,7 +264,8 @@ def loadgen(proto, endpoint, sockets, inflight, size, seconds=None,
 # one run and returns {"value": number, ...details}.  Rounds alternate the
 # systems.  "judge" turns the medians into (ratio text, verdict).
 
-def zmq_run(proto, sockets, inflight, size, workers=4, capacity=0):
+def zmq_run(proto, sockets, inflight, size, workers=4, capacity=0,
+            binary=None):
     def measure(sut, p):
         cpu = cpu_s(sut.pid)
         r = loadgen(p, sut.endpoint, sockets, inflight, size)
@@ -278,7 +283,7 @@ def zmq_run(proto, sockets, inflight, size, workers=4, capacity=0):
             sut.stop()
 
     def gw():
-        sut = Gateway(dealers=workers, capacity=capacity)
+        sut = Gateway(dealers=workers, capacity=capacity, binary=binary)
         try:
             return measure(sut, "voidrail")
         finally:
@@ -295,14 +300,17 @@ def zmq_scenario(name, title, sockets, inflight, size, metric="rps",
             return "%+.0f us" % diff, diff <= target, "<= ref + %d us" % target
         ratio = gw / ref if ref else 0
         return "%.2fx" % ratio, ratio >= target, ">= %.1fx" % target
+    systems = [("reference", lambda: zmq_run("rep", sockets, inflight,
+                                             size)()),
+               ("gateway", lambda: zmq_run("voidrail", sockets, inflight,
+                                           size)())]
+    if ARGS.baseline:
+        systems.append(("baseline", lambda: zmq_run(
+            "voidrail", sockets, inflight, size, binary=ARGS.baseline)()))
     return {
         "name": name, "title": title, "metric": metric,
         "unit": "us" if metric == "p50_us" else "req/s",
-        "systems": [("reference", lambda: zmq_run("rep", sockets, inflight,
-                                                  size)()),
-                    ("gateway", lambda: zmq_run("voidrail", sockets, inflight,
-                                                size)())],
-        "judge": judge,
+        "systems": systems, "judge": judge,
     }
 
 
@@ -635,6 +643,17 @@ def run_scenario(sc, rounds):
     ratio, ok, target = sc["judge"](med)
     notes = sorted({r["died"] for runs in RESULTS[sc["name"]].values()
                     for r in runs if r.get("died")})
+    if "baseline" in med:
+        # The older gateway, judged the same way, and the rounds' ratios.
+        base = sc["judge"](dict(med, gateway=med["baseline"]))[0]
+        per = [g["value"] / b["value"] for g, b in zip(
+            RESULTS[sc["name"]]["gateway"], RESULTS[sc["name"]]["baseline"])
+            if b["value"]]
+        notes.append("baseline %s %s (%s)" % (fmt(med["baseline"]),
+                                               sc["unit"], base))
+        if sc["metric"] != "p50_us" and per:
+            notes.append("gateway/baseline per round: median %.2fx"
+                         % statistics.median(per))
     for name, runs in RESULTS[sc["name"]].items():
         if runs and "broker_cpu_us" in runs[0]:
             notes.append("%s CPU %.1f us/req" % (name, statistics.median(
@@ -804,6 +823,9 @@ def main():
     ap.add_argument("--bin-dir", default=HERE)
     ap.add_argument("--gateway",
                     default=os.path.join(HERE, "..", "src", "voidrail"))
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="an older gateway, run in the broker scenarios' "
+                    "rounds too")
     ARGS = ap.parse_args()
     if ARGS.quick:
         ARGS.rounds, ARGS.seconds, ARGS.warmup = 1, 1.0, 0.3

@@ -266,7 +266,9 @@ vr_broker_refuse_call(vr_broker_t *b, zmq_msg_t *cid, const char *rid,
 
     b->stats.requests++;
     b->stats.errors[code]++;
-    vr_recent_error(&b->recent, "", (int) code, text, rid);
+    vr_buf_add(&body, rid, rid_len);     /* rid is not NUL-terminated */
+    vr_recent_error(&b->recent, "", (int) code, text, body.len ? body.p : "");
+    vr_buf_reset(&body);
     vr_wire_request_error(&body, rid, rid_len, text, vr_code_name(code));
     vr_broker_send3(b, cid, "reply_from_router", body.p, body.len);
     vr_buf_free(&body);
@@ -278,9 +280,9 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     vr_json_field_t f[3] = { { "request_id", NULL, 0, 0 },
                              { "args", NULL, 0, 0 },
                              { "kwargs", NULL, 0, 0 } };
-    vr_buf_t        rid = VR_BUF_INIT;
-    const char     *name, *problem = NULL;
-    size_t          name_len, size;
+    vr_buf_t        scratch = VR_BUF_INIT;
+    const char     *name, *rid, *problem = NULL;
+    size_t          name_len, rid_len, size;
     bool            valid;
     char            idbuf[VR_LOG_ID_SIZE], text[256];
     vr_grant_t     *grant;
@@ -303,7 +305,8 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
                            size <= (size_t) b->conf->max_message_bytes)
             == VR_OK;
     if (f[0].kind != VR_JSON_STRING
-        || vr_json_unescape(f[0].value, f[0].len, &rid) != VR_OK)
+        || vr_json_string_text(f[0].value, f[0].len, &scratch, &rid,
+                               &rid_len) != VR_OK)
     {
         b->stats.dropped++;
         vr_log_limited(VR_LOG_WARN, "call_from_client from %s without a "
@@ -311,20 +314,20 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
                        vr_log_escape(zmq_msg_data(&frames[0]),
                                      zmq_msg_size(&frames[0]), idbuf,
                                      sizeof(idbuf)));
-        vr_buf_free(&rid);
+        vr_buf_free(&scratch);
         return;
     }
     if (!vr_broker_client_ok(b, &frames[0], &grant)) {
         vr_buf_t rid_json = VR_BUF_INIT;
 
-        vr_json_escape(&rid_json, rid.p, rid.len);
+        vr_json_escape(&rid_json, rid, rid_len);
         b->stats.requests++;
         b->stats.errors[VR_CODE_UNAUTHORIZED]++;
         /* Part A's form: [cid, "error", RouterError("未认证")]. */
         vr_broker_router_error(b, &frames[0], rid_json.p, "未认证",
                                "unauthorized");
         vr_buf_free(&rid_json);
-        vr_buf_free(&rid);
+        vr_buf_free(&scratch);
         return;
     }
     name = zmq_msg_data(&frames[2]);
@@ -357,15 +360,15 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
         problem = "the method name must be 1..512 bytes of UTF-8";
     }
     if (problem != NULL) {
-        vr_broker_refuse_call(b, &frames[0], rid.p, rid.len,
+        vr_broker_refuse_call(b, &frames[0], rid, rid_len,
                               VR_CODE_BAD_REQUEST, problem);
-        vr_buf_free(&rid);
+        vr_buf_free(&scratch);
         return;
     }
     if (vr_broker_admit(b, grant, name, name_len, &why) != VR_OK) {
-        vr_broker_refuse_call(b, &frames[0], rid.p, rid.len, why.code,
+        vr_broker_refuse_call(b, &frames[0], rid, rid_len, why.code,
                               why.text);
-        vr_buf_free(&rid);
+        vr_buf_free(&scratch);
         return;
     }
     caps = vr_client_caps_get(&b->client_caps, zmq_msg_data(&frames[0]),
@@ -376,10 +379,10 @@ vr_broker_on_call(vr_broker_t *b, zmq_msg_t *frames, size_t n)
     vr_request_t *r = vr_request_new(b, name, name_len,
                                      zmq_msg_data(&frames[0]),
                                      zmq_msg_size(&frames[0]),
-                                     rid.p, rid.len, &frames[3], n - 3,
+                                     rid, rid_len, &frames[3], n - 3,
                                      origin, NULL, 0);
     r->grant = grant;
-    vr_buf_free(&rid);
+    vr_buf_free(&scratch);
     vr_request_submit(r);
 }
 

@@ -281,14 +281,12 @@ vr_dispatch_on_reply(vr_broker_t *b, vr_dealer_t *d, zmq_msg_t *frames,
     } else {
         kind = vr_dispatch_kind(&f[0]);
     }
-    if (f[1].kind == VR_JSON_STRING) {
-        if (memchr(f[1].value, '\\', f[1].len) == NULL) {
-            rid = f[1].value + 1;
-            rid_len = f[1].len - 2;
-        } else if (vr_json_unescape(f[1].value, f[1].len, &decoded) == VR_OK) {
-            rid = decoded.p;
-            rid_len = decoded.len;
-        }
+    if (f[1].kind == VR_JSON_STRING
+        && vr_json_string_text(f[1].value, f[1].len, &decoded, &rid,
+                               &rid_len) != VR_OK)
+    {
+        rid = NULL;
+        rid_len = 0;
     }
     r = vr_dispatch_match(d, zmq_msg_data(&frames[2]),
                           zmq_msg_size(&frames[2]), rid, rid_len);

@@ -59,6 +59,15 @@ int vr_json_validate(const char *text, size_t n);
 int vr_json_unescape(const char *raw, size_t n, vr_buf_t *out);
 
 /*
+ * The text of a string value that vr_json_fields() found (raw, with its
+ * quotes, already well-formed): without escapes *text points into raw
+ * (nothing is copied), else it is decoded into scratch, which the caller
+ * frees.  VR_ERROR when raw is not a valid string.
+ */
+int vr_json_string_text(const char *raw, size_t n, vr_buf_t *scratch,
+                        const char **text, size_t *len);
+
+/*
  * Appends s[0..n) as a JSON string (with quotes) in the style of Python's
  * json.dumps: non-ASCII escaped as \uXXXX.  Bytes that are not UTF-8 are
  * written as \u00XX, so any byte string gives valid JSON.  s may be NULL

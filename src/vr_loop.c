@@ -2,15 +2,23 @@
  * vr_loop.c: the event loop (see vr_loop.h).
  *
  * One turn: ask the hooks how long we may sleep, take the earliest timer,
- * zmq_poll, run the handlers of whatever fired, fire due timers, run the
- * hooks, then free what handlers deferred.  Handlers may add or remove
- * watches and timers at any point; removed watches are only marked during
- * a turn and compacted after it.
+ * epoll_wait, run the handlers of the descriptors that fired, fire due
+ * timers, run the hooks, run the ZeroMQ sockets' handlers, then free what
+ * handlers deferred.  Handlers may add or remove watches and timers at any
+ * point; removed watches are only marked during a turn and compacted
+ * after it.
  *
- * ZeroMQ sockets (a handful) are zmq_poll items; plain descriptors (the
- * signalfd, MHD's epoll fds, every parked HTTP connection: thousands) live
- * in an epoll set of the loop's own, itself one zmq_poll item, so that a
- * turn costs the same with 10 or 10,000 idle connections.
+ * Plain descriptors (the signalfd, MHD's epoll fds, every parked HTTP
+ * connection: thousands) live in an epoll set of the loop's own, so that
+ * a turn costs the same with 10 or 10,000 idle connections.  A ZeroMQ
+ * socket (a handful) is in it by its ZMQ_FD, which is edge-triggered: it
+ * turns readable when commands reach the socket, and any use of the
+ * socket (a send too) may take them in, leaving messages to read and
+ * nothing to wake on.  So a socket's handler runs last in every turn and
+ * reads until EAGAIN (or asks for another turn): nothing touches the
+ * socket between that EAGAIN and the next wait, whose wake-up on ZMQ_FD
+ * is then exact.  A busy turn costs one epoll_wait and the final EAGAIN
+ * (zmq_poll would add a poll(2) and a ZMQ_EVENTS check to each turn).
  */
 #include "config.h"
 #include <errno.h>
@@ -27,7 +35,8 @@
 vr_msec_t vr_now_ms;
 
 typedef struct {
-    zmq_pollitem_t  item;           /* a ZeroMQ socket, or an fd */
+    zmq_pollitem_t  item;           /* a ZeroMQ socket (fd: its ZMQ_FD), or
+                                       an fd */
     vr_io_pt        handler;
     void           *data;
     bool            dead;
@@ -40,11 +49,13 @@ typedef struct {
 
 #define VR_LOOP_EPOLL_BATCH  256
 
+/* The epoll data of every ZMQ_FD: the sockets' handlers run every turn
+ * anyway, so a wake-up need not say whose it is. */
+static char vr_loop_zmq_fd;
+
 struct vr_loop_s {
     vr_watch_t      *sockets;       /* ZeroMQ sockets */
     size_t           nsockets, sockets_cap;
-    zmq_pollitem_t  *items;         /* the sockets and the epoll fd */
-    size_t           items_cap;
     bool             compact;
 
     int              epfd;          /* plain descriptors */
@@ -131,7 +142,6 @@ vr_loop_destroy(vr_loop_t **lp)
     free(l->fds);
     free(l->deferred);
     free(l->sockets);
-    free(l->items);
     free(l->heap);
     free(l->hooks);
     free(l);
@@ -144,12 +154,19 @@ void
 vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
                    vr_io_pt handler, void *data)
 {
-    vr_watch_t *w = NULL;
+    vr_watch_t        *w = NULL;
+    struct epoll_event ev;
+    int                fd;
+    size_t             len = sizeof(fd);
 
     for (size_t i = 0; i < l->nsockets; i++) {
         if (!l->sockets[i].dead && l->sockets[i].item.socket == socket) {
             w = &l->sockets[i];
         }
+    }
+    if (zmq_getsockopt(socket, ZMQ_FD, &fd, &len) != 0) {
+        vr_log_error("zmq_getsockopt(ZMQ_FD): %s", zmq_strerror(errno));
+        abort();
     }
     if (w == NULL) {
         if (l->nsockets == l->sockets_cap) {
@@ -158,12 +175,20 @@ vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
                                     l->sockets_cap * sizeof(vr_watch_t));
         }
         w = &l->sockets[l->nsockets++];
+        ev.events = EPOLLIN;
+        ev.data.ptr = &vr_loop_zmq_fd;
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            vr_log_error("epoll_ctl(ZMQ_FD %d): %s", fd, strerror(errno));
+        }
     }
     memset(w, 0, sizeof(*w));
     w->item.socket = socket;
+    w->item.fd = fd;
     w->item.events = events;
     w->handler = handler;
     w->data = data;
+    /* Whatever it holds already may never wake the wait. */
+    l->again = true;
 }
 
 void
@@ -171,6 +196,8 @@ vr_loop_del_socket(vr_loop_t *l, void *socket)
 {
     for (size_t i = 0; i < l->nsockets; i++) {
         if (!l->sockets[i].dead && l->sockets[i].item.socket == socket) {
+            /* Before the socket is closed, which closes its ZMQ_FD. */
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->sockets[i].item.fd, NULL);
             l->sockets[i].dead = true;
             l->compact = true;
         }
@@ -453,18 +480,15 @@ vr_loop_run_deferred(vr_loop_t *l)
     l->ndeferred = 0;
 }
 
-/* Runs the handlers of the descriptors that epoll says are ready. */
+/* Runs the handlers of the descriptors that epoll said are ready. */
 static void
-vr_loop_dispatch_fds(vr_loop_t *l)
+vr_loop_dispatch_fds(vr_loop_t *l, struct epoll_event *ev, int n)
 {
-    struct epoll_event ev[VR_LOOP_EPOLL_BATCH];
-    int                n = epoll_wait(l->epfd, ev, VR_LOOP_EPOLL_BATCH, 0);
-
     for (int i = 0; i < n; i++) {
         vr_watch_t *w = ev[i].data.ptr;
         short       revents = 0;
 
-        if (w->dead) {
+        if (ev[i].data.ptr == &vr_loop_zmq_fd || w->dead) {
             continue;
         }
         revents |= ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)
@@ -478,59 +502,52 @@ vr_loop_dispatch_fds(vr_loop_t *l)
     }
 }
 
+/* Every socket's handler, last in the turn (see the top of the file). */
+static void
+vr_loop_run_sockets(vr_loop_t *l)
+{
+    /* sockets[i] is stable during the turn: removal only marks, and a
+     * socket added by a handler runs from the next turn on. */
+    for (size_t i = 0, n = l->nsockets; i < n; i++) {
+        if (!l->sockets[i].dead) {
+            l->sockets[i].handler(l->sockets[i].data, ZMQ_POLLIN);
+        }
+    }
+}
+
 int
 vr_loop_turn(vr_loop_t *l, vr_msec_t max_wait_ms)
 {
-    long   timeout;
-    size_t n;
-    int    rc;
+    struct epoll_event ev[VR_LOOP_EPOLL_BATCH];
+    long               timeout;
+    int                n;
 
     if (l->compact) {
         vr_loop_compact(l);
     }
-    n = l->nsockets + 1;
-    if (n > l->items_cap) {
-        l->items_cap = n;
-        l->items = vr_realloc(l->items, n * sizeof(zmq_pollitem_t));
-    }
-    for (size_t i = 0; i < l->nsockets; i++) {
-        l->items[i] = l->sockets[i].item;
-    }
-    memset(&l->items[l->nsockets], 0, sizeof(zmq_pollitem_t));
-    l->items[l->nsockets].fd = l->epfd;
-    l->items[l->nsockets].events = ZMQ_POLLIN;
-
     timeout = vr_loop_timeout(l);
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
         timeout = (long) max_wait_ms;
     }
     l->again = false;
 
-    rc = zmq_poll(l->items, (int) n, timeout);
+    n = epoll_wait(l->epfd, ev, VR_LOOP_EPOLL_BATCH, (int) timeout);
     vr_clock_update();
-    if (rc < 0) {
+    if (n < 0) {
         if (errno == EINTR) {
             return VR_OK;
         }
-        vr_log_error("zmq_poll() failed: %s", zmq_strerror(errno));
+        vr_log_error("epoll_wait() failed: %s", strerror(errno));
         return VR_ERROR;
     }
-    for (size_t i = 0; rc > 0 && i < l->nsockets; i++) {
-        short revents = l->items[i].revents;
-        /* sockets[i] is stable during the turn: removal only marks. */
-        if (revents != 0 && !l->sockets[i].dead) {
-            l->sockets[i].handler(l->sockets[i].data, revents);
-        }
-    }
-    if (rc > 0 && l->items[l->nsockets].revents != 0) {
-        vr_loop_dispatch_fds(l);
-    }
+    vr_loop_dispatch_fds(l, ev, n);
     vr_loop_fire_timers(l);
     for (size_t i = 0; i < l->nhooks; i++) {
         if (l->hooks[i].run != NULL) {
             l->hooks[i].run(l->hooks[i].data);
         }
     }
+    vr_loop_run_sockets(l);
     vr_loop_run_deferred(l);
     vr_loop_free_dead(l);
     return VR_OK;

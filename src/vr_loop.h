@@ -1,9 +1,9 @@
 /*
  * vr_loop.h: the one event loop of the gateway.
  *
- * zmq_poll over ZeroMQ sockets and plain file descriptors, a heap of
- * timers, and hooks that run on every turn (for libmicrohttpd, which wants
- * its own timeout before the poll and a call to MHD_run after it).
+ * epoll over ZeroMQ sockets (by their ZMQ_FD) and plain file descriptors,
+ * a heap of timers, and hooks that run on every turn (for libmicrohttpd,
+ * which wants its own timeout before the wait and MHD_run after it).
  * Everything the gateway owns is touched only from this thread.
  */
 #ifndef VR_LOOP_H
@@ -33,7 +33,7 @@ struct vr_timer_s {
 #define VR_TIMER_IDLE  ((size_t) -1)
 
 /*
- * A hook runs on every turn: prepare() before the poll returns how long
+ * A hook runs on every turn: prepare() before the wait returns how long
  * the loop may sleep at most for this hook (-1: no limit), run() after it.
  * Either may be NULL.
  */
@@ -53,6 +53,14 @@ void vr_loop_destroy(vr_loop_t **lp);
  * Watches a ZeroMQ socket or a file descriptor for events (ZMQ_POLLIN /
  * ZMQ_POLLOUT); handler(data, revents) runs when any fires.  A socket or
  * fd is registered at most once; adding it again replaces the entry.
+ *
+ * A ZeroMQ socket is watched for reading only (events: ZMQ_POLLIN): its
+ * handler runs at the end of every turn, with ZMQ_POLLIN, whether or not
+ * a message waits, and must receive with ZMQ_DONTWAIT until EAGAIN, or
+ * call vr_loop_again() when it stops early (a bounded batch).  Nothing
+ * else may use the socket after its handler in a turn (hooks' prepare()
+ * and deferred frees leave it alone), or the loop could sleep with
+ * messages waiting.
  */
 void vr_loop_add_socket(vr_loop_t *l, void *socket, short events,
                         vr_io_pt handler, void *data);
@@ -67,7 +75,7 @@ void vr_loop_del_fd(vr_loop_t *l, int fd);
 int vr_loop_add_hook(vr_loop_t *l, const vr_loop_hook_t *hook);
 void vr_loop_del_hook(vr_loop_t *l, void *data);
 
-/* Makes the next poll not sleep (a handler stopped early with work left). */
+/* Makes the next wait not sleep (a handler stopped early with work left). */
 void vr_loop_again(vr_loop_t *l);
 
 void vr_timer_init(vr_timer_t *t, vr_timer_pt handler, void *data);
@@ -92,7 +100,7 @@ size_t vr_loop_timers(const vr_loop_t *l);
 
 /*
  * Runs until vr_loop_stop() (at once if it was called before).  Returns
- * VR_OK, or VR_ERROR when zmq_poll fails for a reason other than EINTR
+ * VR_OK, or VR_ERROR when epoll_wait fails for a reason other than EINTR
  * (logged).
  */
 int vr_loop_run(vr_loop_t *l);

@@ -59,7 +59,11 @@ for rid, body, what in (
                          "func_name": "RefService.echo", "args": [],
                          "kwargs": [1]}, "kwargs that are not an object"),
         ("r-60-cut", '{"type": "request", "request_id": "r-60-cut", "args": [1',
-         "JSON cut short after a readable request_id")):
+         "JSON cut short after a readable request_id"),
+        ("r-60-\u00e9\"q", '{"type": "request", "request_id": '
+         '"r-60-\\u00e9\\"q", "args": "x"}', "an escaped request_id"),
+        ("", '{"type": "request", "request_id": "", "args": "x"}',
+         "an empty request_id")):
     c.send(["call_from_client", "RefService.echo", body])
     is_(error_code(c.recv(), rid), "bad_request",
         "a call with %s ends with bad_request" % what)

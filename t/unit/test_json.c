@@ -497,6 +497,51 @@ test_unescape(void)
     }
 }
 
+/* ---- vr_json_string_text ---------------------------------------------- */
+
+static void
+test_string_text(void)
+{
+    static const struct {
+        const char *raw;
+        size_t      n;
+        const char *want;
+        size_t      wlen;
+        bool        view;           /* read in place, nothing decoded */
+    } cases[] = {
+        { T("\"\""), T(""), true },
+        { T("\"r-1 \xc3\xa9\""), T("r-1 \xc3\xa9"), true },
+        { T("\"a\\\"b\""), T("a\"b"), false },
+        { T("\"\\u00e9\""), T("\xc3\xa9"), false },
+        { T("\"\\u0000\""), "\0", 1, false },
+    };
+    static const struct { const char *raw; size_t n; } bad[] = {
+        { T("\"a\\qb\"") }, { T("\"\\\"") }, { T("\"\\u12\"") },
+    };
+
+    for (size_t i = 0; i < vr_nelems(cases); i++) {
+        vr_buf_t    b = VR_BUF_INIT;
+        const char *text = NULL;
+        size_t      len = 0;
+        int         rc = vr_json_string_text(cases[i].raw, cases[i].n, &b,
+                                             &text, &len);
+        bool        pass = rc == VR_OK && len == cases[i].wlen
+                           && memcmp(text, cases[i].want, len) == 0
+                           && (text == cases[i].raw + 1) == cases[i].view
+                           && (b.p == NULL) == cases[i].view;
+        ok(pass, "string text of %.*s", (int) cases[i].n, cases[i].raw);
+        vr_buf_free(&b);
+    }
+    for (size_t i = 0; i < vr_nelems(bad); i++) {
+        vr_buf_t    b = VR_BUF_INIT;
+        const char *text;
+        size_t      len;
+        is_int(vr_json_string_text(bad[i].raw, bad[i].n, &b, &text, &len),
+               VR_ERROR, "string text refuses bad %zu", i);
+        vr_buf_free(&b);
+    }
+}
+
 /* ---- vr_json_escape ---------------------------------------------------- */
 
 static void
@@ -711,6 +756,7 @@ main(void)
     test_validate();
     test_validate_long();
     test_unescape();
+    test_string_text();
     test_escape();
     test_utf8();
     return done_testing();

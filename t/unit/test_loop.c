@@ -505,6 +505,45 @@ test_socket_watch(void)
     zmq_ctx_term(ctx);
 }
 
+/* Messages that arrive while the loop waits wake it (by ZMQ_FD). */
+static void
+test_socket_wakeup(void)
+{
+    void     *ctx = zmq_ctx_new();
+    void     *a = zmq_socket(ctx, ZMQ_PAIR), *b = zmq_socket(ctx, ZMQ_PAIR);
+    int       zero = 0, woke = 0;
+    char      ep[64];
+    size_t    len = sizeof(ep);
+    vr_msec_t start;
+
+    zmq_setsockopt(a, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(b, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_bind(a, "tcp://127.0.0.1:*");
+    zmq_getsockopt(a, ZMQ_LAST_ENDPOINT, ep, &len);
+    zmq_connect(b, ep);
+    ios[0].calls = 0;
+    vr_loop_add_socket(loop, a, ZMQ_POLLIN, on_sock, a);
+    vr_loop_turn(loop, 0);
+    /* Over TCP the message reaches a only after the turn began to wait:
+     * a turn that ends before its 10 s is one the message woke. */
+    for (int i = 0; i < 20; i++) {
+        zmq_send(b, "hi", 2, 0);
+        start = vr_now_ms;
+        vr_loop_turn(loop, 10000);
+        if (ios[0].calls == 0) {
+            vr_loop_turn(loop, 10000);      /* the connection was not up */
+        }
+        woke += ios[0].calls == 1 && vr_now_ms - start < 10000;
+        ios[0].calls = 0;
+    }
+    is_int(woke, 20, "each message wakes the waiting loop and is read");
+    vr_loop_del_socket(loop, a);
+    vr_loop_turn(loop, 0);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+}
+
 /* ---- hooks, again, max_wait ------------------------------------------- */
 
 static int hook_log[16];
@@ -752,6 +791,7 @@ main(void)
     test_mutating_handlers();
     test_timer_adds_watch();
     test_socket_watch();
+    test_socket_wakeup();
     test_hooks();
     test_deferred();
     test_run_stop();
