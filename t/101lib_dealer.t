@@ -10,10 +10,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from vrtest import *
 from peers import *
 
-BUILD = os.environ.get("VR_BUILDDIR") or os.path.dirname(T_DIR)
-PEER = os.path.join(BUILD, "t", "unit", "test_lib_peer")
-if not os.access(PEER, os.X_OK):
-    skip_all("t/unit/test_lib_peer is not built (make check builds it)")
+PEER = built("t/unit/test_lib_peer")
 
 
 def c_dealer(ep, service, *opts):

@@ -13,10 +13,7 @@ import vrtest
 import zmq
 import zmq.utils.z85
 
-BUILD = os.environ.get("VR_BUILDDIR") or os.path.dirname(T_DIR)
-PEER = os.path.join(BUILD, "t", "unit", "test_lib_peer")
-if not os.access(PEER, os.X_OK):
-    skip_all("t/unit/test_lib_peer is not built (make check builds it)")
+PEER = built("t/unit/test_lib_peer")
 if not zmq.has("curve"):
     skip_all("this libzmq has no CURVE")
 

@@ -15,10 +15,7 @@ from vrtest import *
 from peers import *
 import vrtest
 
-BUILD = os.environ.get("VR_BUILDDIR") or os.path.dirname(T_DIR)
-PEER = os.path.join(BUILD, "t", "unit", "test_lib_peer")
-if not os.access(PEER, os.X_OK):
-    skip_all("t/unit/test_lib_peer is not built (make check builds it)")
+PEER = built("t/unit/test_lib_peer")
 
 
 def batch(ep, *specs, key=None):

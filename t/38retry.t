@@ -32,16 +32,6 @@ def wire_dealer(group="Wire"):
     return d
 
 
-def call_on(dealers, timeout=3.0):
-    """(dealer, Call) of the first dealer that gets a call, or (None, None)."""
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        for d in dealers:
-            c = d.expect_call(0.05)
-            if c is not None:
-                return d, c
-    return None, None
-
 
 def chunk(d, call, value):
     d.reply(call.cid, {"type": "streaming", "request_id": call.request_id,

@@ -31,14 +31,6 @@ def reload(section, **values):
     return bool(last and last.get("ok"))
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 serial = [0]
 
 
@@ -50,7 +42,7 @@ def registered(path, group="Proc"):
     d.register(group=group, methods=("m",))
     d.recv()
     line = "dealer %s registered" % d.identity.decode()
-    text = (lambda: gw.log_text()) if path is None else (lambda: read(path))
+    text = (lambda: gw.log_text()) if path is None else (lambda: read_file(path))
     return wait_until(lambda: line in (text() or "")), line, d
 
 
@@ -60,27 +52,27 @@ ok(got, "log.file a.log: a dealer's registration is logged there")
 ok(reload("log", file=LOG_B), "reload: log.file b.log")
 got, line, _ = registered(LOG_B)
 ok(got, "the next one is logged in b.log")
-ok(line not in (read(LOG_A) or ""), "and not in a.log")
-like(read(LOG_B) or "", r"configuration generation 2 in force",
+ok(line not in (read_file(LOG_A) or ""), "and not in a.log")
+like(read_file(LOG_B) or "", r"configuration generation 2 in force",
      "b.log has the end of the reload itself")
 ok(reload("log", file="stderr"), "reload: log.file stderr")
 got, line, _ = registered(None)
 ok(got, "the next one is logged on stderr")
-ok(line not in (read(LOG_A) or "") + (read(LOG_B) or ""),
+ok(line not in (read_file(LOG_A) or "") + (read_file(LOG_B) or ""),
    "and in neither file")
 
 # -- process.pid_file --
 pid = str(gw.pid)
-is_((read(PID_A) or "").strip(), pid, "pid_file a.pid holds the pid")
+is_((read_file(PID_A) or "").strip(), pid, "pid_file a.pid holds the pid")
 ok(reload("process", pid_file=PID_B), "reload: process.pid_file b.pid")
-is_([(read(PID_B) or "").strip(), read(PID_A)], [pid, None],
+is_([(read_file(PID_B) or "").strip(), read_file(PID_A)], [pid, None],
     "b.pid holds it, a.pid is gone")
 rc, out, err = run_voidrail(["-s", "reopen", "-c", gw.config_path])
 is_(rc, 0, "voidrail -s finds the gateway through b.pid")
 ok(reload("process", pid_file=""), "reload: process.pid_file \"\"")
-is_(read(PID_B), None, "b.pid is gone")
+is_(read_file(PID_B), None, "b.pid is gone")
 ok(reload("process", pid_file=PID_A), "reload: process.pid_file a.pid")
-is_((read(PID_A) or "").strip(), pid, "a.pid holds the pid again")
+is_((read_file(PID_A) or "").strip(), pid, "a.pid holds the pid again")
 
 # -- process.drain_timeout and router.send_router_shutdown --
 got, line, hold = registered(None, "Hold")
@@ -101,5 +93,5 @@ ok(scaled(1) - 0.3 <= took < scaled(1) + scaled(5),
 is_(hold.recv(5, ignore=("heartbeat_ack",)), [b"router_shutdown", b""],
     "the dealer gets router_shutdown")
 is_(gw.proc.wait(scaled(10)), 0, "the gateway exits 0")
-is_(read(PID_A), None, "and removes its pid file")
+is_(read_file(PID_A), None, "and removes its pid file")
 done_testing()

@@ -181,15 +181,6 @@ ok(reload(probe_interval="100ms"), "reload: router.probe_interval 100ms")
 w1, w2 = raw_dealer("Wire"), raw_dealer("Wire")
 
 
-def call_on(dealers, timeout=3.0):
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        for d in dealers:
-            c = d.expect_call(0.05)
-            if c is not None:
-                return d, c
-    return None, None
-
 
 rid = client.call("Wire.m", 1)
 lost, c = call_on([w1, w2])

@@ -40,14 +40,6 @@ def reply(dealer, call, result="ok"):
                             "result": result})
 
 
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 # -- `voidrail -s` needs a pid file --
 plain = os.path.join(D, "plain.yaml")
 with open(plain, "w") as f:
@@ -62,10 +54,10 @@ ACCESS = os.path.join(D, "access.log")
 gw = OpsGateway({"process": {"pid_file": PID, "drain_timeout": duration(5)},
                  "log": {"file": LOG, "level": "info"},
                  "http": {"access_log": ACCESS}}).start()
-is_(read(PID), "%d\n" % gw.pid, "the pid file holds the gateway's pid")
+is_(read_file(PID), "%d\n" % gw.pid, "the pid file holds the gateway's pid")
 
 gw.get("/vrtest-before")
-ok(wait_until(lambda: "/vrtest-before" in (read(ACCESS) or "")),
+ok(wait_until(lambda: "/vrtest-before" in (read_file(ACCESS) or "")),
    "the access log file gets a line per request")
 os.rename(LOG, LOG + ".1")
 os.rename(ACCESS, ACCESS + ".1")
@@ -74,12 +66,12 @@ ok(wait_until(lambda: os.path.exists(LOG) and os.path.exists(ACCESS)),
    "after a rename, SIGUSR1 makes fresh log and access log files")
 gw.get("/vrtest-after")
 first = hold_dealer(gw, "Hold")
-ok(wait_until(lambda: "/vrtest-after" in (read(ACCESS) or "")),
+ok(wait_until(lambda: "/vrtest-after" in (read_file(ACCESS) or "")),
    "new requests go to the fresh access log")
-ok(wait_until(lambda: "dealer Hold-00000077 registered" in (read(LOG) or "")),
+ok(wait_until(lambda: "dealer Hold-00000077 registered" in (read_file(LOG) or "")),
    "new log lines go to the fresh log file")
-ok("/vrtest-after" not in read(ACCESS + ".1")
-   and "Hold-00000077" not in read(LOG + ".1"),
+ok("/vrtest-after" not in read_file(ACCESS + ".1")
+   and "Hold-00000077" not in read_file(LOG + ".1"),
    "and none to the renamed ones")
 os.rename(ACCESS, ACCESS + ".2")
 rc, out, err = run_voidrail(["-s", "reopen", "-c", gw.config_path])

@@ -41,6 +41,7 @@ __all__ = [
     "METHOD_META_KEYS",
     "QUEUE_STAT_KEYS", "missing_keys", "frame", "loads", "request_json",
     "remote_addr", "register_json", "error_code", "Call", "RawPeer",
+    "call_on",
     "Method", "method_table", "ref_methods", "echo", "add", "count", "fail",
     "fail_stream", "slow", "aslow", "astream", "whoami", "ThreadedDealer",
     "AsyncDealer", "PyClient", "DealerProcess",
@@ -335,6 +336,18 @@ class RawPeer:
     def reply(self, cid, body):
         """Sends reply_from_dealer for client cid."""
         self.send(["reply_from_dealer", cid, body])
+
+
+def call_on(dealers, timeout=3.0):
+    """(dealer, Call) of the first of some RawPeer dealers that gets a
+    call within the (scaled) timeout, or (None, None)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        for d in dealers:
+            c = d.expect_call(0.05)
+            if c is not None:
+                return d, c
+    return None, None
 
 
 # ---- methods ---------------------------------------------------------------

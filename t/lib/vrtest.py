@@ -51,12 +51,33 @@ __all__ = [
     "done_testing", "skip_all", "scaled", "sleep", "duration", "wait_until",
     "free_port", "tempdir", "at_cleanup", "Proc", "Gateway", "to_yaml",
     "voidrail_bin", "wrapper", "run_voidrail", "LONG", "SCALE", "T_DIR",
+    "BUILD_DIR", "built", "read_file",
 ]
 
 T_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_DIR = os.environ.get("VR_BUILDDIR") or os.path.dirname(T_DIR)
 SCALE = float(os.environ.get("VR_TEST_TIMEOUT_SCALE") or 1)
 _SIGTERM = signal.SIGTERM
 LONG = os.environ.get("VR_TEST_LONG", "") not in ("", "0")
+
+
+def built(path):
+    """The absolute path of a program the build makes for the tests (path
+    relative to the build directory); skips the whole test when it is
+    not built."""
+    full = os.path.join(BUILD_DIR, path)
+    if not os.access(full, os.X_OK):
+        skip_all("%s is not built (make check builds it)" % path)
+    return full
+
+
+def read_file(path):
+    """The text of a file, None when it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def scaled(seconds):
