@@ -117,6 +117,7 @@ ok(wait_until(lambda: all(ledger.done(l) for l in held), 2.0),
    "every call it held has ended")
 sleep(1.0)                          # stopped well past its timeout
 t_cont = time.monotonic()
+reconnects_before = list(victim.lines).count("reconnect")
 victim.signal(signal.SIGCONT)
 with pool.lock:
     pool.kills[-1] = (t_stop, victim.sid, t_cont)
@@ -163,9 +164,18 @@ finished_late = [r for r in records if r["sid"] == victim.sid
 is_(len(finished_late), len(held),
     "after SIGCONT it finished every one of them")
 info = gw.info()
-cmp_ok(info.get("late_replies", 0) - late_before, ">=", len(finished_late),
-       "their replies were dropped and counted as late_replies (%d)"
-       % (info.get("late_replies", 0) - late_before))
+late = info.get("late_replies", 0) - late_before
+# On waking after its stop the dealer may find the link silent and
+# reconnect, closing its socket with LINGER 0 as the Python asyncio
+# dealer does: replies still in that socket's pipe never leave it.
+# The ledger check above holds either way: none of them was delivered.
+if list(victim.lines).count("reconnect") > reconnects_before:
+    note("the dealer reconnected after SIGCONT: of its %d late replies the "
+         "gateway got and counted %d" % (len(finished_late), late))
+else:
+    cmp_ok(late, ">=", len(finished_late),
+           "their replies were dropped and counted as late_replies (%d)"
+           % late)
 metrics = parse_metrics(gw.get("/metrics").text)
 is_(metrics.get("voidrail_late_replies_total"),
     float(info.get("late_replies", -1)),
