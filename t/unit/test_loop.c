@@ -16,6 +16,9 @@
 
 #define NTIMERS  2000
 #define NOPS     10000
+/* The model's mark of a timer not armed: deadlines themselves may be
+ * negative (the monotonic clock starts near 0 at boot). */
+#define UNARMED  INT64_MIN
 
 static vr_loop_t *loop;
 
@@ -183,7 +186,7 @@ static void
 test_timer_heap(void)
 {
     static vr_timer_t t[NTIMERS];
-    static vr_msec_t  when[NTIMERS];        /* model: deadline, or -1 */
+    static vr_msec_t  when[NTIMERS];        /* model: deadline, or UNARMED */
     static int        seen[NTIMERS];
     unsigned          seed = 42;
     vr_msec_t         base;
@@ -194,7 +197,7 @@ test_timer_heap(void)
     base = vr_now_ms - 1000000;
     for (int i = 0; i < NTIMERS; i++) {
         vr_timer_init(&t[i], on_timer, (void *) (intptr_t) i);
-        when[i] = -1;
+        when[i] = UNARMED;
     }
     for (int op = 0; op < NOPS; op++) {
         int i;
@@ -204,19 +207,19 @@ test_timer_heap(void)
         seed = seed * 1103515245 + 12345;
         if ((seed >> 8) % 3 == 0) {
             vr_timer_del(loop, &t[i]);
-            armed -= when[i] >= 0;
-            when[i] = -1;
+            armed -= when[i] != UNARMED;
+            when[i] = UNARMED;
         } else {
             /* Few distinct deadlines, so that ties happen too. */
             seed = seed * 1103515245 + 12345;
-            armed += when[i] < 0;
+            armed += when[i] == UNARMED;
             when[i] = base + (vr_msec_t) ((seed >> 8) % 5000);
             vr_timer_at(loop, &t[i], when[i]);
         }
         if (vr_loop_timers(loop) != armed) {
             count_errors++;
         }
-        if (vr_timer_armed(&t[i]) != (when[i] >= 0)) {
+        if (vr_timer_armed(&t[i]) != (when[i] != UNARMED)) {
             state_errors++;
         }
     }
@@ -225,7 +228,7 @@ test_timer_heap(void)
 
     /* Half of the armed ones move into the future. */
     for (int i = 0; i < NTIMERS; i += 2) {
-        if (when[i] >= 0) {
+        if (when[i] != UNARMED) {
             when[i] = vr_now_ms + 1000000 + i;
             vr_timer_at(loop, &t[i], when[i]);
         }
@@ -242,8 +245,8 @@ test_timer_heap(void)
     }
     is_int(order_errors, 0, "%zu due timers fired in deadline order", nfired);
     for (int i = 0; i < NTIMERS; i++) {
-        int expect = when[i] >= 0 && i % 2 == 1;
-        if (seen[i] != expect || vr_timer_armed(&t[i]) != (when[i] >= 0 && !expect)) {
+        int expect = when[i] != UNARMED && i % 2 == 1;
+        if (seen[i] != expect || vr_timer_armed(&t[i]) != (when[i] != UNARMED && !expect)) {
             state_errors++;
         }
     }
