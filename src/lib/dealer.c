@@ -431,7 +431,18 @@ vr_lib_dealer_events(vr_dealer_t *d, vr_lib_io_t *io)
     int e;
 
     while ((e = vr_lib_monitor_event(d->monitor)) != 0) {
-        if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+            && io->phase == VR_LIB_LEAVING)
+        {
+            /* Connected only as we leave: registering now would leave a
+             * dealer with no methods behind.  Say goodbye instead (to a
+             * gateway that knew us; one that did not ignores it). */
+            io->connections++;
+            vr_lib_msg_t *m = vr_lib_msg_new(2, "shutdown", (size_t) -1,
+                                             "", (size_t) 0);
+            io->left = vr_lib_msg_send(d->sock, m) != VR_OK;
+            vr_lib_msg_free(m);
+        } else if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             vr_lib_log(&d->log, VR_LEVEL_INFO, "%s %s; registering",
                        io->connections++ ? "reconnected to" : "connected to",
                        d->endpoint);
