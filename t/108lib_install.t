@@ -54,7 +54,7 @@ elif not shutil.which("pkg-config") or not shutil.which("cc") \
 else:
     skip_rest = None
 if skip_rest:
-    note("skipped the install: " + skip_rest)
+    skip("the install: " + skip_rest)
     done_testing()
 
 # -- install the library into a temporary root --

@@ -215,7 +215,7 @@ gw.use_http(ADMIN)
 
 # -- http.tls.listen --
 if shutil.which("openssl") is None:
-    note("no openssl: http.tls.listen is not tried")
+    skip("no openssl: http.tls.listen is not tried")
 else:
     cert, key = os.path.join(D, "cert.pem"), os.path.join(D, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
