@@ -346,23 +346,18 @@ vr_http_notify_gone(vr_http_req_t *hr)
     }
 }
 
-/* The socket of a parked request is readable: data, or the end. */
+/*
+ * The client of a parked request hung up: it closed (FIN, after a TLS
+ * close_notify or not) or reset the connection.  Only hang-ups are
+ * watched: bytes it sent on (a pipelined request, a TLS record) wait
+ * unread for MHD, and neither wake the loop nor hide a close after them.
+ */
 static void
 vr_http_on_parked_fd(void *data, short revents)
 {
     vr_http_req_t *hr = data;
-    char           c;
-    ssize_t        n;
 
-    n = recv(hr->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) {
-        /* A pipelined request: nothing more to learn until we answer. */
-        vr_http_unwatch(hr);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)
-        && !(revents & ZMQ_POLLERR))
-    {
+    if (!(revents & (VR_POLLHUP | ZMQ_POLLERR))) {
         return;
     }
     hr->gone = true;
@@ -384,7 +379,7 @@ vr_http_on_watch_timer(vr_timer_t *t)
     ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci != NULL) {
         hr->fd = ci->connect_fd;
-        vr_loop_add_fd(vr_http_srv.loop, hr->fd, ZMQ_POLLIN,
+        vr_loop_add_fd(vr_http_srv.loop, hr->fd, VR_POLLHUP,
                        vr_http_on_parked_fd, hr);
         hr->fd_watched = true;
     }
