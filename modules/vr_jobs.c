@@ -679,9 +679,11 @@ vr_jobs_on_sweep(vr_timer_t *t)
 static const vr_route_t vr_jobs_routes[] = {
     { "POST", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_BODY, vr_jobs_create,
       "start a job: 202 with its id and links" },
-    { "GET", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC, vr_jobs_get,
+    { "GET", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC | VR_ROUTE_CAPABILITY,
+      vr_jobs_get,
       "a job's state and result, or its events as SSE (/jobs/ID/events)" },
-    { "DELETE", "/jobs/", VR_ROUTE_PREFIX, vr_jobs_delete, "cancel a job" },
+    { "DELETE", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_CAPABILITY,
+      vr_jobs_delete, "cancel a job" },
     { NULL, NULL, 0, NULL, NULL }
 };
 
