@@ -158,14 +158,19 @@ vr_invoke_deliver(vr_request_t *r, vr_reply_kind_t kind, zmq_msg_t *payload)
         if (inv->streaming) {
             vr_invoke_event(inv, "chunk", v, n);
         } else {
-            if (inv->chunks.len + n > (size_t) vr_http_conf(inv->hr)
-                                                  ->stream_buffer_bytes)
-            {
-                vr_invoke_error(inv, VR_CODE_DEALER_ERROR,
-                                "the stream is larger than http.stream_buffer;"
-                                " ask for text/event-stream or "
-                                "application/x-ndjson");
-                return VR_ERROR;
+            int64_t max_bytes = vr_http_conf(inv->hr)->stream_buffer_bytes;
+
+            if (inv->chunks.len + n > (size_t) max_bytes) {
+                char why[256];
+
+                snprintf(why, sizeof(why), "the stream is larger than "
+                         "http.stream_buffer (%lld bytes) as one JSON array;"
+                         " ask for text/event-stream or application/x-ndjson,"
+                         " or start a job (POST /jobs/...)",
+                         (long long) max_bytes);
+                /* Ends r: the dealer is told to stop, if it can be. */
+                vr_request_fail(r, VR_CODE_RESPONSE_TOO_LARGE, why);
+                break;
             }
             vr_buf_addc(&inv->chunks, inv->nchunks++ ? ',' : '[');
             vr_buf_add(&inv->chunks, v, n);

@@ -12,8 +12,11 @@
  * A job id is 256 random bits: whoever holds it may read the job and its
  * events without a key (a capability URL), so a browser page can follow a
  * job its server started.  Creating and cancelling need the key.  Each job
- * keeps its events (up to jobs.max_events, the oldest dropped first);
- * finished jobs are kept jobs.keep long, at most jobs.max_finished of them.
+ * keeps its events in a ring, up to jobs.max_events of them and
+ * jobs.max_event_bytes of data (the oldest dropped first, the newest
+ * always kept); a follower that asks for events no longer kept is told
+ * how many it missed (event "dropped").  Finished jobs are kept jobs.keep
+ * long, at most jobs.max_finished of them.
  */
 #include "config.h"
 #include <stddef.h>
@@ -42,6 +45,7 @@ typedef struct {
     int64_t     max_finished;
     int64_t     max_active;
     int64_t     max_events;
+    int64_t     max_event_bytes;
 } vr_jobs_conf_t;
 
 typedef enum {
@@ -79,8 +83,11 @@ typedef struct vr_job_s {
     int64_t                            created_wall_ms;
     int64_t                            finished_wall_ms;
     vr_msec_t                          finished_ms;
-    vr_job_event_t                    *events;
+    vr_job_event_t                    *events;     /* a ring of cap */
+    size_t                             events_cap;
+    size_t                             events_head; /* the oldest */
     size_t                             nevents;
+    size_t                             event_bytes; /* data kept */
     uint64_t                           next_event_id;
     uint64_t                           dropped_events;
     LIST_HEAD(, vr_job_follower_s)     followers;
@@ -157,7 +164,51 @@ vr_job_event_sse(const vr_job_event_t *e, vr_buf_t *out)
     vr_sse_event(out, e->name, e->id, e->data, e->len);
 }
 
+/* The i-th event kept, 0 the oldest (i < nevents). */
+static vr_job_event_t *
+vr_job_event(const vr_job_t *job, size_t i)
+{
+    return &job->events[(job->events_head + i) % job->events_cap];
+}
 
+static void
+vr_job_drop_oldest(vr_job_t *job)
+{
+    vr_job_event_t *e = vr_job_event(job, 0);
+
+    job->event_bytes -= e->len;
+    free(e->data);
+    job->events_head = (job->events_head + 1) % job->events_cap;
+    job->nevents--;
+    job->dropped_events++;
+}
+
+/* Room for one more event in the ring: grown (up to jobs.max_events) in
+ * the order of the events, the oldest first again. */
+static void
+vr_job_ring_grow(vr_job_t *job)
+{
+    size_t          cap = vr_max(job->events_cap * 2, (size_t) 8);
+    vr_job_event_t *events;
+
+    cap = vr_max(vr_min(cap, (size_t) vr_jobs.conf->max_events),
+                 job->nevents + 1);
+    events = vr_alloc(cap * sizeof(vr_job_event_t));
+    for (size_t i = 0; i < job->nevents; i++) {
+        events[i] = *vr_job_event(job, i);
+    }
+    free(job->events);
+    job->events = events;
+    job->events_cap = cap;
+    job->events_head = 0;
+}
+
+/*
+ * Keeps a new event and sends it to the followers.  The oldest events go
+ * first while the job holds jobs.max_events of them, or would hold more
+ * than jobs.max_event_bytes of data with this one; the new one is always
+ * kept (a job's last event is its outcome).
+ */
 static void
 vr_job_add_event(vr_job_t *job, const char *name, const char *data,
                  size_t len)
@@ -166,16 +217,19 @@ vr_job_add_event(vr_job_t *job, const char *name, const char *data,
     vr_job_follower_t *f;
     vr_buf_t           b = VR_BUF_INIT;
 
-    if (job->nevents == (size_t) vr_jobs.conf->max_events) {
-        free(job->events[0].data);
-        memmove(&job->events[0], &job->events[1],
-                (job->nevents - 1) * sizeof(vr_job_event_t));
-        job->nevents--;
-        job->dropped_events++;
+    while (job->nevents > 0
+           && (job->nevents >= (size_t) vr_jobs.conf->max_events
+               || job->event_bytes + len
+                  > (size_t) vr_jobs.conf->max_event_bytes))
+    {
+        vr_job_drop_oldest(job);
     }
-    job->events = vr_realloc(job->events,
-                             (job->nevents + 1) * sizeof(vr_job_event_t));
-    e = &job->events[job->nevents++];
+    if (job->nevents == job->events_cap) {
+        vr_job_ring_grow(job);
+    }
+    e = &job->events[(job->events_head + job->nevents) % job->events_cap];
+    job->nevents++;
+    job->event_bytes += len;
     e->id = ++job->next_event_id;
     e->name = name;
     e->data = vr_memdup(data, len);
@@ -234,7 +288,7 @@ vr_job_free(vr_job_t *job)
         vr_job_follower_end(f);
     }
     for (size_t i = 0; i < job->nevents; i++) {
-        free(job->events[i].data);
+        free(vr_job_event(job, i)->data);
     }
     free(job->events);
     free(job->refused_text);
@@ -367,7 +421,7 @@ vr_job_json(const vr_job_t *job)
     json_object_set_new(j, "finished_at", vr_job_time(job->finished_wall_ms));
     json_object_set_new(j, "events", json_integer((json_int_t) job->next_event_id));
     for (size_t i = 0; i < job->nevents; i++) {
-        const vr_job_event_t *e = &job->events[i];
+        const vr_job_event_t *e = vr_job_event(job, i);
         json_t *v = json_loadb(e->data, e->len, JSON_DECODE_ANY, NULL);
 
         if (v == NULL) {
@@ -385,6 +439,10 @@ vr_job_json(const vr_job_t *job)
         } else {
             json_decref(v);
         }
+    }
+    /* Only chunks are dropped: a job's last event is always kept. */
+    if (chunks == NULL && job->dropped_events > 0) {
+        chunks = json_array();
     }
     if (chunks != NULL) {
         json_object_set_new(j, "chunks", chunks);
@@ -478,6 +536,27 @@ vr_jobs_find(vr_http_req_t *hr, const char *id, size_t len)
     return job;
 }
 
+/*
+ * Tells a follower that has seen events up to `after` that the ones after
+ * it up to the oldest kept were dropped: event "dropped" {"dropped": N,
+ * "first_id": ID, "reason": TEXT}, without an id (EventSource's
+ * lastEventId stays the last event it got).
+ */
+static void
+vr_job_dropped_sse(const vr_job_t *job, uint64_t after, vr_buf_t *out)
+{
+    uint64_t first = vr_job_event(job, 0)->id;
+    vr_buf_t data = VR_BUF_INIT;
+
+    vr_buf_printf_b(&data, "{\"dropped\":%llu,\"first_id\":%llu,"
+                    "\"reason\":\"the job keeps its newest events only "
+                    "(jobs.max_events, jobs.max_event_bytes)\"}",
+                    (unsigned long long) (first - after - 1),
+                    (unsigned long long) first);
+    vr_sse_event(out, "dropped", 0, data.p, data.len);
+    vr_buf_free(&data);
+}
+
 static void
 vr_job_follower_gone(vr_http_req_t *hr, void *data)
 {
@@ -523,13 +602,13 @@ vr_jobs_events(vr_http_req_t *hr, vr_job_t *job)
         return;
     }
     vr_sse_retry(&b, vr_http_conf(hr)->retry_ms);
-    if (job->nevents > 0 && after + 1 < job->events[0].id) {
-        vr_sse_comment(&b, "older events of this job were dropped "
-                           "(jobs.max_events)");
+    if (job->nevents > 0 && after + 1 < vr_job_event(job, 0)->id) {
+        vr_job_dropped_sse(job, after, &b);
     }
     for (size_t i = 0; i < job->nevents; i++) {
-        if (job->events[i].id > after) {
-            vr_job_event_sse(&job->events[i], &b);
+        const vr_job_event_t *e = vr_job_event(job, i);
+        if (e->id > after) {
+            vr_job_event_sse(e, &b);
         }
     }
     f->job = job;
@@ -600,9 +679,11 @@ vr_jobs_on_sweep(vr_timer_t *t)
 static const vr_route_t vr_jobs_routes[] = {
     { "POST", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_BODY, vr_jobs_create,
       "start a job: 202 with its id and links" },
-    { "GET", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC, vr_jobs_get,
+    { "GET", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_PUBLIC | VR_ROUTE_CAPABILITY,
+      vr_jobs_get,
       "a job's state and result, or its events as SSE (/jobs/ID/events)" },
-    { "DELETE", "/jobs/", VR_ROUTE_PREFIX, vr_jobs_delete, "cancel a job" },
+    { "DELETE", "/jobs/", VR_ROUTE_PREFIX | VR_ROUTE_CAPABILITY,
+      vr_jobs_delete, "cancel a job" },
     { NULL, NULL, 0, NULL, NULL }
 };
 
@@ -620,6 +701,10 @@ static const vr_directive_t vr_jobs_directives[] = {
     { "max_events", VR_CONF_RELOAD, "integer", "10000", vr_conf_set_int,
       F(max_events), 2, 100000000, NULL,
       "events a job keeps for replay (the oldest are dropped first)" },
+    { "max_event_bytes", VR_CONF_RELOAD, "size", "64MiB", vr_conf_set_size,
+      F(max_event_bytes), 1024, 1LL << 40, NULL,
+      "data of the events a job keeps for replay (the oldest are dropped "
+      "first; the newest is always kept)" },
     vr_null_directive
 };
 

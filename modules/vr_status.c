@@ -21,6 +21,7 @@
 #include "vr_dealer.h"
 #include "vr_embed.h"
 #include "vr_http.h"
+#include "vr_json.h"
 #include "vr_loop.h"
 #include "vr_method.h"
 #include "vr_module.h"
@@ -50,6 +51,23 @@ static json_t *
 vr_status_seconds(int64_t wall_ms)
 {
     return json_real((double) wall_ms / 1000.0);
+}
+
+/* A text as a JSON string, never NULL: bytes that are not UTF-8 (which
+ * jansson refuses) become U+FFFD, so no entry is lost over its text. */
+static json_t *
+vr_status_text(const char *s)
+{
+    json_t   *j = json_string(s);
+    vr_buf_t  b = VR_BUF_INIT;
+
+    if (j != NULL) {
+        return j;
+    }
+    vr_utf8_repair(&b, s, strlen(s));
+    j = json_stringn(b.p != NULL ? b.p : "", b.len);
+    vr_buf_free(&b);
+    return j;
 }
 
 static void
@@ -88,10 +106,10 @@ vr_status_gateway(vr_broker_t *b)
                         json_integer(vr_process.generation));
     if (vr_process.last_reload_wall_ms != 0) {
         json_object_set_new(g, "last_reload", json_pack(
-            "{s:o, s:b, s:s}",
+            "{s:o, s:b, s:o}",
             "at", vr_status_seconds(vr_process.last_reload_wall_ms),
             "ok", vr_process.last_reload_ok,
-            "error", vr_process.last_reload_error));
+            "error", vr_status_text(vr_process.last_reload_error)));
     } else {
         json_object_set_new(g, "last_reload", json_null());
     }
@@ -270,9 +288,11 @@ vr_status_document(void)
     json_object_set_new(doc, "dealers", dealers);
     for (size_t i = 0; (e = vr_recent_get(&b->recent, i)) != NULL; i++) {
         json_array_append_new(errors, json_pack(
-            "{s:o, s:s, s:s, s:s, s:s}", "at", vr_status_seconds(e->wall_ms),
-            "method", e->method, "code", vr_code_name((vr_code_t) e->code),
-            "message", e->message, "request_id", e->request_id));
+            "{s:o, s:o, s:s, s:o, s:o}", "at", vr_status_seconds(e->wall_ms),
+            "method", vr_status_text(e->method),
+            "code", vr_code_name((vr_code_t) e->code),
+            "message", vr_status_text(e->message),
+            "request_id", vr_status_text(e->request_id)));
     }
     json_object_set_new(doc, "recent_errors", errors);
     vr_report_status(doc);

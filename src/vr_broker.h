@@ -82,6 +82,8 @@ typedef enum {
     VR_CODE_SHUTTING_DOWN,
     VR_CODE_TIMEOUT,
     VR_CODE_CANCELLED,
+    VR_CODE_RESPONSE_TOO_LARGE,     /* HTTP only: the chunks of one JSON
+                                       answer outgrew http.stream_buffer */
     VR_CODE_COUNT
 } vr_code_t;
 

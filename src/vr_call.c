@@ -164,13 +164,22 @@ vr_call_error_text(const char *payload, size_t len, vr_buf_t *out)
 {
     const char *v;
     size_t      n;
+    vr_buf_t    repaired = VR_BUF_INIT;
+    int         rc;
 
-    if (vr_call_field(payload, len, "error", &v, &n) == VR_OK) {
-        if (v[0] == '"' && vr_json_unescape(v, n, out) == VR_OK) {
-            return;
-        }
-        vr_buf_add(out, v, n);
-        return;
+    rc = vr_call_field(payload, len, "error", &v, &n);
+    if (rc != VR_OK && !vr_utf8_valid(payload, len)) {
+        /* Bytes that are not UTF-8 (a C dealer's Latin-1 message): read
+         * with U+FFFD in their place rather than lose the message. */
+        vr_utf8_repair(&repaired, payload, len);
+        rc = vr_call_field(repaired.p, repaired.len, "error", &v, &n);
     }
-    vr_buf_adds(out, "the dealer reported an error");
+    if (rc == VR_OK) {
+        if (v[0] != '"' || vr_json_unescape(v, n, out) != VR_OK) {
+            vr_buf_add(out, v, n);
+        }
+    } else {
+        vr_buf_adds(out, "the dealer reported an error");
+    }
+    vr_buf_free(&repaired);
 }

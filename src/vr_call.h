@@ -61,7 +61,11 @@ void vr_call_chunk(const char *payload, size_t len, const char **value,
 void vr_call_error_body(vr_buf_t *out, const char *code, const char *text,
                         const char *rid);
 
-/* The dealer's error text out of an error ResponseJSON (decoded). */
+/*
+ * The dealer's error text out of an error ResponseJSON (decoded), appended
+ * to out; bytes of the payload that are not UTF-8 come as U+FFFD.  A
+ * payload without a readable "error" gives a text that says so.
+ */
 void vr_call_error_text(const char *payload, size_t len, vr_buf_t *out);
 
 #endif /* VR_CALL_H */

@@ -47,6 +47,9 @@
 /* Access log lines gathered past this are written at once. */
 #define VR_HTTP_ACCESS_BUFFER  (64 * 1024)
 
+/* Characters of a capability (a job id) the access log shows. */
+#define VR_HTTP_LOG_CAPABILITY_CHARS  8
+
 typedef enum {
     VR_HR_READING = 0,
     VR_HR_HANDLING,
@@ -346,23 +349,18 @@ vr_http_notify_gone(vr_http_req_t *hr)
     }
 }
 
-/* The socket of a parked request is readable: data, or the end. */
+/*
+ * The client of a parked request hung up: it closed (FIN, after a TLS
+ * close_notify or not) or reset the connection.  Only hang-ups are
+ * watched: bytes it sent on (a pipelined request, a TLS record) wait
+ * unread for MHD, and neither wake the loop nor hide a close after them.
+ */
 static void
 vr_http_on_parked_fd(void *data, short revents)
 {
     vr_http_req_t *hr = data;
-    char           c;
-    ssize_t        n;
 
-    n = recv(hr->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) {
-        /* A pipelined request: nothing more to learn until we answer. */
-        vr_http_unwatch(hr);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)
-        && !(revents & ZMQ_POLLERR))
-    {
+    if (!(revents & (VR_POLLHUP | ZMQ_POLLERR))) {
         return;
     }
     hr->gone = true;
@@ -384,7 +382,7 @@ vr_http_on_watch_timer(vr_timer_t *t)
     ci = MHD_get_connection_info(hr->c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci != NULL) {
         hr->fd = ci->connect_fd;
-        vr_loop_add_fd(vr_http_srv.loop, hr->fd, ZMQ_POLLIN,
+        vr_loop_add_fd(vr_http_srv.loop, hr->fd, VR_POLLHUP,
                        vr_http_on_parked_fd, hr);
         hr->fd_watched = true;
     }
@@ -769,6 +767,37 @@ vr_http_access(void *cls, struct MHD_Connection *c, const char *url,
     return vr_http_flush(hr);
 }
 
+/*
+ * The path as the access log shows it, into out (size bytes): escaped,
+ * since MHD has decoded it (a %0A in it must not start a line); on a
+ * VR_ROUTE_CAPABILITY route the capability that starts the tail shows
+ * only its first characters, then "…" ("/jobs/AbCdEfGh…/events").
+ */
+static void
+vr_http_log_path(const vr_http_req_t *hr, char *out, size_t size)
+{
+    const char *tail, *rest;
+    size_t      shown, n;
+
+    if (hr->route == NULL || !(hr->route->flags & VR_ROUTE_CAPABILITY)
+        || !(hr->route->flags & VR_ROUTE_PREFIX))
+    {
+        vr_log_escape(hr->path, strlen(hr->path), out, size);
+        return;
+    }
+    tail = hr->path + strlen(hr->route->path);
+    rest = tail + strcspn(tail, "/");
+    shown = vr_min((size_t) (rest - tail),
+                   (size_t) VR_HTTP_LOG_CAPABILITY_CHARS);
+    n = strlen(vr_log_escape(hr->path, (size_t) (tail - hr->path) + shown,
+                             out, size));
+    if (tail + shown < rest && size - n > sizeof(VR_UTF8_CUT) - 1) {
+        memcpy(out + n, VR_UTF8_CUT, sizeof(VR_UTF8_CUT));
+        n += sizeof(VR_UTF8_CUT) - 1;
+    }
+    vr_log_escape(rest, strlen(rest), out + n, size - n);
+}
+
 static void
 vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
 {
@@ -785,8 +814,7 @@ vr_http_access_log(vr_http_req_t *hr, enum MHD_RequestTerminationCode toe)
     gmtime_r(&now_s, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     vr_http_client_address(hr, addr, sizeof(addr));
-    /* MHD has decoded the path: a %0A in it must not start a line. */
-    vr_log_escape(hr->path, strlen(hr->path), path, sizeof(path));
+    vr_http_log_path(hr, path, sizeof(path));
     n = snprintf(line, sizeof(line),
                  "%s.%03dZ %s \"%s %s\" %d %llu %lldms %s%s\n", when,
                  (int) (now_ms % 1000), addr, hr->method,

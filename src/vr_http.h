@@ -81,6 +81,9 @@ typedef void (*vr_route_pt)(vr_http_req_t *hr, const char *tail);
                                    EventSource, which sends no headers) */
 #define VR_ROUTE_ADMIN   0x10   /* served only on http.admin_listen, when
                                    that is set (404 on the others) */
+#define VR_ROUTE_CAPABILITY 0x20 /* a prefix route whose tail starts with a
+                                   capability (a job id): the access log
+                                   shows only its first characters */
 
 typedef struct vr_route_s {
     const char   *method;       /* "GET", "POST", "DELETE" */

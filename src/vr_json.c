@@ -105,6 +105,73 @@ vr_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+#define VR_UTF8_REPLACEMENT  "\xef\xbf\xbd"    /* U+FFFD */
+
+/* The character at p as valid UTF-8: its bytes and length (U+FFFD for a
+ * byte that starts no valid sequence, or a NUL); *used: the bytes of p it
+ * stands for. */
+static const char *
+vr_utf8_char(const unsigned char *p, const unsigned char *end, size_t *len,
+             size_t *used)
+{
+    size_t k = *p == 0 ? 0 : *p < 0x80 ? 1 : vr_utf8_seq(p, end);
+
+    if (k == 0) {
+        *len = sizeof(VR_UTF8_REPLACEMENT) - 1;
+        *used = 1;
+        return VR_UTF8_REPLACEMENT;
+    }
+    *len = k;
+    *used = k;
+    return (const char *) p;
+}
+
+size_t
+vr_utf8_copy(char *dst, size_t size, const char *src)
+{
+    const unsigned char *p = (const unsigned char *) src;
+    const unsigned char *end = p + strlen(src);
+    size_t               room = size - 1, len = 0, cut = 0, clen, used;
+    size_t               mark = sizeof(VR_UTF8_CUT) - 1;
+
+    while (p < end) {
+        const char *c = vr_utf8_char(p, end, &clen, &used);
+
+        if (clen > room - len) {
+            /* Does not fit: back to the last boundary that leaves room
+             * for the mark (none when size is too small for it). */
+            if (room >= mark) {
+                memcpy(dst + cut, VR_UTF8_CUT, mark);
+                len = cut + mark;
+            }
+            break;
+        }
+        memcpy(dst + len, c, clen);
+        len += clen;
+        if (room >= mark && len <= room - mark) {
+            cut = len;
+        }
+        p += used;
+    }
+    dst[len] = '\0';
+    return len;
+}
+
+void
+vr_utf8_repair(vr_buf_t *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s, *end = p + n;
+    size_t               clen, used;
+
+    vr_buf_reserve(out, n);
+    while (p < end) {
+        const char *c = vr_utf8_char(p, end, &clen, &used);
+
+        vr_buf_add(out, c, clen);
+        p += used;
+    }
+}
+
 static int
 vr_hex(unsigned char c)
 {

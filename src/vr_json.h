@@ -78,4 +78,22 @@ void vr_json_escape(vr_buf_t *out, const char *s, size_t n);
 /* True when s[0..n) is valid UTF-8 without NUL bytes. */
 bool vr_utf8_valid(const char *s, size_t n);
 
+/* "…" (U+2026): what ends a text cut by vr_utf8_copy(). */
+#define VR_UTF8_CUT  "\xe2\x80\xa6"
+
+/*
+ * Copies the NUL-terminated src into dst (size bytes, size > 0; always
+ * NUL-terminated) as valid UTF-8: every byte of src that does not start a
+ * valid sequence becomes U+FFFD.  A text that does not fit is cut on a
+ * character boundary and ends with VR_UTF8_CUT (when size leaves room for
+ * it).  Returns the length written, without the NUL.
+ */
+size_t vr_utf8_copy(char *dst, size_t size, const char *src);
+
+/*
+ * Appends s[0..n) to out as valid UTF-8: bytes that do not start a valid
+ * sequence, and NUL bytes, become U+FFFD.
+ */
+void vr_utf8_repair(vr_buf_t *out, const char *s, size_t n);
+
 #endif /* VR_JSON_H */

@@ -208,7 +208,8 @@ static uint32_t
 vr_loop_epoll_events(short events)
 {
     return (events & ZMQ_POLLIN ? EPOLLIN : 0)
-           | (events & ZMQ_POLLOUT ? EPOLLOUT : 0);
+           | (events & ZMQ_POLLOUT ? EPOLLOUT : 0)
+           | (events & VR_POLLHUP ? EPOLLRDHUP : 0);
 }
 
 void
@@ -495,6 +496,7 @@ vr_loop_dispatch_fds(vr_loop_t *l, struct epoll_event *ev, int n)
                    ? ZMQ_POLLIN : 0;
         revents |= ev[i].events & EPOLLOUT ? ZMQ_POLLOUT : 0;
         revents |= ev[i].events & EPOLLERR ? ZMQ_POLLERR : 0;
+        revents |= ev[i].events & (EPOLLHUP | EPOLLRDHUP) ? VR_POLLHUP : 0;
         w->handler(w->data, revents);
     }
     if (n == VR_LOOP_EPOLL_BATCH) {

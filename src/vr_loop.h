@@ -50,9 +50,17 @@ vr_loop_t *vr_loop_new(void);
 void vr_loop_destroy(vr_loop_t **lp);
 
 /*
+ * An fd event besides ZMQ_POLLIN / ZMQ_POLLOUT / ZMQ_POLLERR: the peer of
+ * a socket hung up (closed or shut down its side, or reset).  Watched
+ * alone, it does not wake the loop for data that waits unread.
+ */
+#define VR_POLLHUP  0x100
+
+/*
  * Watches a ZeroMQ socket or a file descriptor for events (ZMQ_POLLIN /
- * ZMQ_POLLOUT); handler(data, revents) runs when any fires.  A socket or
- * fd is registered at most once; adding it again replaces the entry.
+ * ZMQ_POLLOUT, VR_POLLHUP for an fd); handler(data, revents) runs when any
+ * fires.  A socket or fd is registered at most once; adding it again
+ * replaces the entry.
  *
  * A ZeroMQ socket is watched for reading only (events: ZMQ_POLLIN): its
  * handler runs at the end of every turn, with ZMQ_POLLIN, whether or not

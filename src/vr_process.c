@@ -17,6 +17,7 @@
 
 #include "vr_core.h"
 #include "vr_cycle.h"
+#include "vr_json.h"
 #include "vr_log.h"
 #include "vr_loop.h"
 #include "vr_module.h"
@@ -100,8 +101,9 @@ vr_process_reloaded(unsigned generation, const char *error)
     vr_process.last_reload_ok = error == NULL;
     if (error != NULL) {
         vr_process.reload_failures++;
-        snprintf(vr_process.last_reload_error,
-                 sizeof(vr_process.last_reload_error), "%s", error);
+        /* Shown as JSON: valid UTF-8, cut between characters. */
+        vr_utf8_copy(vr_process.last_reload_error,
+                     sizeof(vr_process.last_reload_error), error);
     } else {
         vr_process.generation = generation;
         vr_process.last_reload_error[0] = '\0';

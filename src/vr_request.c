@@ -38,6 +38,7 @@ static const struct {
     [VR_CODE_SHUTTING_DOWN] = { "shutting_down", 503 },
     [VR_CODE_TIMEOUT]       = { "timeout", 504 },
     [VR_CODE_CANCELLED]     = { "cancelled", 499 },
+    [VR_CODE_RESPONSE_TOO_LARGE] = { "response_too_large", 502 },
 };
 
 const char *

@@ -32,6 +32,8 @@ typedef struct {
      * A dealer's message for r.  The origin may take *payload (send or
      * move it); the broker closes it afterwards either way.  Returns
      * VR_OK, or VR_ERROR when the client is gone (the broker cancels r).
+     * It may end r itself with vr_request_fail() on a chunk (an answer
+     * the client cannot take), and then returns VR_OK.
      */
     int   (*deliver)(vr_request_t *r, vr_reply_kind_t kind,
                      zmq_msg_t *payload);

@@ -3,9 +3,9 @@
  * (see vr_stats.h).
  */
 #include "config.h"
-#include <stdio.h>
 
 #include "vr_core.h"
+#include "vr_json.h"
 #include "vr_loop.h"
 #include "vr_stats.h"
 
@@ -156,9 +156,10 @@ vr_recent_error(vr_recent_errors_t *e, const char *method, int code,
 
     r->wall_ms = vr_wall_ms();
     r->code = code;
-    snprintf(r->method, sizeof(r->method), "%s", method);
-    snprintf(r->message, sizeof(r->message), "%s", message);
-    snprintf(r->request_id, sizeof(r->request_id), "%s", request_id);
+    /* Shown as JSON: valid UTF-8, cut between characters. */
+    vr_utf8_copy(r->method, sizeof(r->method), method);
+    vr_utf8_copy(r->message, sizeof(r->message), message);
+    vr_utf8_copy(r->request_id, sizeof(r->request_id), request_id);
     e->next++;
 }
 

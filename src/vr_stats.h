@@ -84,6 +84,12 @@ typedef struct {
     size_t              next;           /* total recorded */
 } vr_recent_errors_t;
 
+/*
+ * Records an error as the newest of the ring (the oldest beyond
+ * VR_RECENT_ERRORS goes).  The texts are kept as valid UTF-8 (bytes that
+ * are not become U+FFFD), cut between characters with "…" when longer
+ * than their field.
+ */
 void vr_recent_error(vr_recent_errors_t *e, const char *method, int code,
                      const char *message, const char *request_id);
 

@@ -21,33 +21,9 @@ if shutil.which("openssl") is None or shutil.which("curl") is None:
     skip_all("openssl and curl are needed (apt-get install openssl curl)")
 
 D = tempdir()
-
-
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def path(name):
-    return os.path.join(D, name)
-
-
-def make_cert(name, cn):
-    """A P-256 key and a certificate for 127.0.0.1 signed by the test CA."""
-    openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-            path(name + ".key"), "-out", path(name + ".csr"), "-subj",
-            "/CN=" + cn)
-    with open(path(name + ".ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", path(name + ".csr"), "-CA", path("ca.pem"),
-            "-CAkey", path("ca.key"), "-CAcreateserial", "-days", "2",
-            "-out", path(name + ".pem"), "-extfile", path(name + ".ext"))
-
-
-openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
-        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", path("ca.key"),
-        "-out", path("ca.pem"), "-days", "2", "-subj", "/CN=vrtest-ca")
+CA = TestCA(D)
+path = CA.path
+make_cert = CA.issue
 make_cert("one", "vr-one")
 make_cert("two", "vr-two")
 CERT, KEY = path("server.pem"), path("server.key")
@@ -94,7 +70,7 @@ def curl(*args):
 
 def served_cn():
     """The CN of the certificate a new HTTPS connection gets (verified)."""
-    ctx = ssl.create_default_context(cafile=path("ca.pem"))
+    ctx = CA.context()
     with socket.create_connection(("127.0.0.1", TLS_PORT),
                                   timeout=scaled(5)) as s:
         with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
@@ -139,7 +115,7 @@ is_([status["gateway"].get(k) for k in ("http_listen", "https_listen",
     "/status.json lists the three kinds of listeners")
 
 # -- a new certificate by reload --
-ctx = ssl.create_default_context(cafile=path("ca.pem"))
+ctx = CA.context()
 before = http.client.HTTPSConnection("127.0.0.1", TLS_PORT, context=ctx,
                                      timeout=scaled(5))
 before.request("GET", "/healthz")

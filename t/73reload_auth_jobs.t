@@ -234,8 +234,9 @@ is_(len(job_of_five()), 6, "max_events 10000: a job's replay has its "
     "six events")
 conf["jobs"]["max_events"] = 3
 ok(reload(), "reload: jobs.max_events 3")
-is_(job_of_five(), [("4", "chunk"), ("5", "chunk"), ("6", "end")],
-    "the next job's replay keeps the newest three")
+is_(job_of_five(), [(None, "dropped"), ("4", "chunk"), ("5", "chunk"),
+                    ("6", "end")],
+    "the next job's replay keeps the newest three (after an event dropped)")
 
 # -- auth.max_failures and failure_window --
 # (at the end: the address is refused for a while)

@@ -3,7 +3,8 @@
 # has HELP and TYPE, names start with voidrail_, counters end in _total,
 # histograms (queue wait and dealer time per method) have cumulative
 # buckets up to le="+Inf" with _sum and _count; the values are the
-# broker's own counts; labels stay bounded (method, code, state, class:
+# broker's own counts and gauges (streams open, dealers, calls in flight
+# and queued per method); labels stay bounded (method, code, state, class:
 # never a request or dealer id).  promtool lints it when it is installed.
 import os, re, shutil, subprocess, sys
 sys.dont_write_bytecode = True
@@ -125,6 +126,52 @@ is_(sorted(labels - {"method", "code", "state", "class", "le", "version"}), [],
     "no label beyond method, code, state, class, le, version")
 ok(dealer.service_id not in r.text and "client-87" not in r.text,
    "no dealer or client identity appears")
+
+# -- gauges, while work is under way --
+def gauges():
+    fams = parse(gw.get("/metrics").text)
+    return (value(fams, "voidrail_http_streams"),
+            value(fams, "voidrail_method_dealers", method="Gauge.work"),
+            value(fams, "voidrail_method_in_flight", method="Gauge.work"),
+            value(fams, "voidrail_method_queue_length", method="Gauge.work"))
+
+
+pair = []
+for i in range(2):
+    d = RawPeer(gw.endpoint, identity="Gauge-%08d" % i)
+    d.register(group="Gauge", methods=("work",))
+    d.recv()
+    pair.append(d)
+is_(gauges()[:3], (0.0, 2.0, 0.0),
+    "two idle dealers: no stream, voidrail_method_dealers 2, none in flight")
+stream = gw.open("POST", "/invoke/Gauge.work", json=["sse"],
+                 headers={"Accept": "text/event-stream"})
+first = call_on(pair)
+plain = gw.open("POST", "/invoke/Gauge.work", json=["plain"])
+second = call_on(pair)
+queued = gw.open("POST", "/invoke/Gauge.work", json=["queued"])
+ok(stream.head() == 200 and first[1] and second[1],
+   "an SSE stream and a JSON call occupy both dealers")
+ok(wait_until(lambda: gauges()[3] == 1.0), "a third call waits")
+is_(gauges(), (1.0, 2.0, 2.0, 1.0),
+    "voidrail_http_streams 1, method_dealers 2, method_in_flight 2, "
+    "method_queue_length 1")
+for d, call in (first, second):
+    d.reply(call.cid, {"type": "reply", "request_id": call.request_id,
+                       "result": "done"})
+third = call_on(pair)
+ok(third[1], "the queued call gets a dealer")
+third[0].reply(third[1].cid, {"type": "reply",
+                              "request_id": third[1].request_id,
+                              "result": "done"})
+sse_events(stream)
+is_([r and r.status for r in (plain.response(), queued.response())],
+    [200, 200], "every call is answered")
+ok(wait_until(lambda: gauges() == (0.0, 2.0, 0.0, 0.0)),
+   "then no stream, nothing in flight or queued")
+pair[1].send(["shutdown", ""])
+ok(wait_until(lambda: gauges()[1] == 1.0),
+   "a dealer that leaves: voidrail_method_dealers 1")
 
 promtool = shutil.which("promtool")
 if promtool:

@@ -8,7 +8,7 @@
 # EventSource; its reconnect after a stream ended (Last-Event-ID) gets 204,
 # which stops EventSource, and a HEAD gets the headers: neither runs the
 # method again.  Accept: application/x-ndjson gives a line per chunk as it
-# arrives.
+# arrives; an error ends it with a line {code, error, request_id}.
 import json, os, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -188,6 +188,39 @@ is_([v for _, v in ndjson_lines(s, timeout=3)],
     ["two\nlines", [3], {"a": [1, 2]}],
     "one line per chunk (a pretty-printed one too), then the body ends")
 ok(s.done, "at the end of the stream")
+
+# An error ends an NDJSON stream with a line of its own: {code, error,
+# request_id}, the request id that of the X-Request-Id header.
+ND = {"Accept": "application/x-ndjson"}
+s = gw.open("POST", "/invoke/Wire.count", json=[3], headers=ND)
+call = wire.expect_call(3)
+chunk(call, {"i": 0})
+chunk(call, {"i": 1})
+wire.reply(call.cid, {"type": "error", "request_id": call.request_id,
+                      "error": "it broke"})
+s.head()
+rid = s.header("X-Request-Id")
+is_([v for _, v in ndjson_lines(s, timeout=3)],
+    [{"i": 0}, {"i": 1},
+     {"code": "dealer_error", "error": "it broke", "request_id": rid}],
+    "a dealer error midway: the chunks, then the line {code, error, "
+    "request_id}")
+ok(s.done, "and the body ends")
+s = gw.open("POST", "/invoke/Wire.count", json=[2],
+            headers=dict(ND, **{"X-Request-Timeout": "300ms"}))
+call = wire.expect_call(3)
+chunk(call, "before the deadline")
+s.head()
+rid = s.header("X-Request-Id")
+lines = [v for _, v in ndjson_lines(s, timeout=3)]
+last = lines[-1] if len(lines) == 2 and isinstance(lines[-1], dict) else {}
+is_(lines[:1], ["before the deadline"], "a deadline midway: the chunk")
+is_((sorted(last), last.get("code"), last.get("request_id")),
+    (["code", "error", "request_id"], "timeout", rid),
+    "then the last line, {code: timeout, error, request_id}")
+like(last.get("error"), r"timed out after \d+ ms", "saying so")
+ok(s.done, "and the body ends")
+wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
 
 is_(gw.stop(), 0, "the gateway exits 0")
 done_testing()

@@ -3,7 +3,9 @@
 # type, title, status, detail, code, request_id): 400 bad_request, 404
 # not_found (unknown route), 405 method_not_allowed with Allow, 415
 # unsupported_media_type, 429 queue_full with Retry-After, 500
-# dealer_error (the dealer's message as detail), 502 dealer_lost, 503
+# dealer_error (the dealer's message as detail), 502 dealer_lost, 502
+# response_too_large (a stream asked for as one JSON answer outgrew
+# http.stream_buffer: counted as such, its dealer told to stop), 503
 # no_service with Retry-After (a method nobody offers is never 404), 504
 # timeout.
 import os, signal, sys, time
@@ -12,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from vrtest import *
 from peers import *
 from vrhttp import *
+from vrops import parse_metrics
 
 gw = HttpGateway({"router": {"max_queue": 1, "request_timeout": "60s"}}).start()
 wire = RawPeer(gw.endpoint, identity="Wire-00000092")
@@ -96,6 +99,61 @@ call = wire.expect_call(1)
 if call:                            # give the dealer its slot back
     wire.reply(call.cid, {"type": "reply", "request_id": call.request_id,
                           "result": "late"})
+
+# -- response_too_large: a JSON answer over http.stream_buffer (1MiB) --
+big = RawPeer(gw.endpoint, identity="Big-00000092")
+big.register(group="Big", methods=("stream",), capabilities=["cancel"])
+big.recv()
+CHUNK = "z" * (256 * 1024)
+COUNTED = ("response_too_large", "cancelled", "dealer_error")
+
+
+def counted():
+    errors = ((gw.get("/status.json").json() or {}).get("totals", {})
+              .get("errors", {}))
+    return [errors.get(code) for code in COUNTED]
+
+
+before = counted()
+c = gw.open("POST", "/invoke/Big.stream", json=[8])
+call = big.expect_call(3)
+for i in range(8):
+    big.reply(call.cid, {"type": "streaming", "request_id": call.request_id,
+                         "data": CHUNK})
+r = c.response()
+expect_problem(r, 502, "response_too_large",
+               "a stream of 8 x 256 KiB asked for as one JSON answer")
+like(r and (r.json() or {}).get("detail"),
+     r"http\.stream_buffer.*text/event-stream.*application/x-ndjson.*job",
+     "the detail names http.stream_buffer, SSE, NDJSON and jobs")
+msg = big.recv(2, ignore=("heartbeat_ack",))
+is_(msg and msg[:2], [b"cancel_from_router", call.cid],
+    "the dealer is told to stop")
+big.reply(call.cid, {"type": "end", "request_id": call.request_id})
+after = counted()
+is_([a - b if None not in (a, b) else None for a, b in zip(after, before)],
+    [1, 0, 0], "/status.json counts it as response_too_large (not "
+    "cancelled, not dealer_error)")
+doc = gw.get("/status.json").json() or {}
+is_({m["name"]: m.get("errors") for m in doc.get("methods", [])}
+    .get("Big.stream"), {"response_too_large": 1}, "for its method too")
+is_([e.get("code") for e in doc.get("recent_errors", [])[:1]],
+    ["response_too_large"], "and lists it in recent_errors")
+mx = parse_metrics(gw.get("/metrics").text)
+is_(mx.get('voidrail_errors_total{code="response_too_large"}'), 1.0,
+    "/metrics too")
+s = gw.open("POST", "/invoke/Big.stream", json=[8],
+            headers={"Accept": "text/event-stream"})
+call = big.expect_call(3)
+events = sse_events(s, count=1)                 # retry:
+for i in range(8):                              # read as it comes
+    big.reply(call.cid, {"type": "streaming", "request_id": call.request_id,
+                         "data": CHUNK})
+    events += sse_events(s, count=1)
+big.reply(call.cid, {"type": "end", "request_id": call.request_id})
+events += sse_events(s)
+is_([e.get("event") for e in events[1:]], ["chunk"] * 8 + ["end"],
+    "the same stream asked for as SSE arrives whole")
 
 # -- dealer_lost --
 victim = DealerProcess(gw.endpoint, service="Doomed")

@@ -2,9 +2,12 @@
 # How many jobs the gateway holds: a finished job is forgotten after
 # jobs.keep, and beyond jobs.max_finished the oldest finished ones go
 # first (then GET is 404); more than jobs.max_active jobs queued or
-# running at once is 429 too_many_jobs; a job keeps its newest
-# jobs.max_events events for replay.
-import os, sys, time
+# running at once is 429 too_many_jobs.  A job keeps its newest
+# jobs.max_events events, and jobs.max_event_bytes of their data, for
+# replay (its last event always); a replay that misses some starts with
+# an event "dropped" saying how many and the first id kept, and GET
+# /jobs/ID counts them (chunks_dropped).
+import json, os, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -86,21 +89,98 @@ finish(wire, "again")
 is_(gw.stop(), 0, "the gateway exits 0")
 
 # -- jobs.max_events --
+def stream_job(gw, wire, chunks, end=None):
+    """A job of the chunks (and end, or a result): its id, once finished."""
+    job = start_job(gw, "Wire.count", [len(chunks)])
+    call = wire.expect_call(3)
+    if call is None:
+        return job
+    for data in chunks:
+        wire.reply(call.cid, {"type": "streaming",
+                              "request_id": call.request_id, "data": data})
+    if end is None:
+        wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
+    else:
+        wire.reply(call.cid, {"type": "reply", "request_id": call.request_id,
+                              "result": end})
+    wait_until(lambda: (gw.get("/jobs/" + job).json() or {}).get("state")
+               == "succeeded")
+    return job
+
+
+def replay(gw, job, last=None):
+    """(id, event, data) of the job's events, after Last-Event-ID last."""
+    s = gw.open("GET", "/jobs/%s/events" % job,
+                headers={"Last-Event-ID": str(last)} if last else None)
+    return [(e.get("id"), e.get("event"), json.loads(e["data"]))
+            for e in sse_events(s) if e.get("event")]
+
+
+def dropped(n, first):
+    return (None, "dropped", {"dropped": n, "first_id": first,
+                              "reason": "the job keeps its newest events "
+                              "only (jobs.max_events, jobs.max_event_bytes)"})
+
+
 gw = HttpGateway({"jobs": {"max_events": 3}}).start()
 wire = RawPeer(gw.endpoint, identity="Wire-00000095")
 wire.register(group="Wire", methods=("count",))
 wire.recv()
-job = start_job(gw, "Wire.count", [5])
+job = stream_job(gw, wire, [0, 1, 2, 3, 4])
+is_(replay(gw, job),
+    [dropped(3, 4), ("4", "chunk", 3), ("5", "chunk", 4),
+     ("6", "end", {"chunks": 5})],
+    "with jobs.max_events 3 the replay keeps the newest 3, ids unchanged, "
+    "after an event dropped saying how many went")
+is_(replay(gw, job, last=1)[:1], [dropped(2, 4)],
+    "a follower that saw event 1 is told it missed 2")
+is_(replay(gw, job, last=4), [("5", "chunk", 4), ("6", "end", {"chunks": 5})],
+    "one that saw event 4 gets the rest, nothing dropped")
+doc = gw.get("/jobs/" + job).json() or {}
+is_((doc.get("chunks"), doc.get("chunks_dropped")), ([3, 4], 3),
+    "GET /jobs/ID: the chunks kept and how many were dropped")
+is_(gw.stop(), 0, "the gateway exits 0")
+
+# -- jobs.max_event_bytes --
+BOUND = 1024
+gw = HttpGateway({"jobs": {"max_event_bytes": BOUND}}).start()
+wire = RawPeer(gw.endpoint, identity="Wire-00000095")
+wire.register(group="Wire", methods=("count",))
+wire.recv()
+chunks = ["%d:%s" % (i, "x" * 290) for i in range(10)]
+sizes = [len(json.dumps(c)) for c in chunks] + [len('{"chunks":10}')]
+kept = []                       # what the rule keeps: the newest that fit
+for i in range(len(sizes)):
+    kept.append(i)
+    while len(kept) > 1 and sum(sizes[k] for k in kept) > BOUND:
+        kept.pop(0)
+job = start_job(gw, "Wire.count", [10])
 call = wire.expect_call(3)
-for i in range(5):
+follower = gw.open("GET", "/jobs/%s/events" % job)
+is_(follower.head(), 200, "a follower from the start")
+for data in chunks:
     wire.reply(call.cid, {"type": "streaming", "request_id": call.request_id,
-                          "data": i})
+                          "data": data})
 wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
-ok(wait_until(lambda: (gw.get("/jobs/" + job).json() or {})
-              .get("state") == "succeeded"), "a job of 6 events finishes")
-s = gw.open("GET", "/jobs/%s/events" % job)
-is_([(e.get("id"), e.get("event")) for e in sse_events(s) if e.get("event")],
-    [("4", "chunk"), ("5", "chunk"), ("6", "end")],
-    "with jobs.max_events 3 the replay keeps the newest 3, ids unchanged")
+live = [e.get("id") for e in sse_events(follower) if e.get("event")]
+is_(live, [str(i + 1) for i in range(11)], "gets all 11 events as they come")
+ok(wait_until(lambda: (gw.get("/jobs/" + job).json() or {}).get("state")
+              == "succeeded"), "the job of 10 chunks of 300 bytes finishes")
+first = kept[0] + 1
+is_(replay(gw, job),
+    [dropped(first - 1, first)]
+    + [(str(k + 1), "chunk", chunks[k]) for k in kept[:-1]]
+    + [("11", "end", {"chunks": 10})],
+    "with jobs.max_event_bytes 1KiB a replay keeps the newest %d events that "
+    "fit (%d bytes), after an event dropped" % (len(kept), sum(
+        sizes[k] for k in kept)))
+big = "y" * (2 * BOUND)
+job = stream_job(gw, wire, ["small"], end=big)
+doc = gw.get("/jobs/" + job).json() or {}
+is_((doc.get("result"), doc.get("chunks"), doc.get("chunks_dropped")),
+    (big, [], 1), "a result larger than the bound is kept (the last event "
+    "always is); the chunk before it went")
+is_(replay(gw, job), [dropped(1, 2), ("2", "result", big)],
+    "and a replay says so")
 is_(gw.stop(), 0, "the gateway exits 0")
 done_testing()

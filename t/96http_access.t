@@ -5,7 +5,8 @@
 # the capability), creating and cancelling need a key.  CORS is off by
 # default; http.cors_origins lists the origins that get
 # Access-Control-Allow-Origin, and OPTIONS preflights answer 204.
-# http.access_log writes one line per request.
+# http.access_log writes one line per request; of a job's id (a
+# capability) it shows only the first 8 characters.
 import hashlib, os, re, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -191,6 +192,33 @@ is_([l for l in log_lines() if l.startswith("2099-")], [],
     "on one line: its line break is escaped, no line is forged")
 like(" ".join(lines_for("rid-96-forged")), r'"GET /nope\\x0a2099-',
      "the break shows as \\x0a")
+
+# A job id is a capability: the log shows its first 8 characters.
+r = gw.post("/jobs/RefService.echo", json=["logged"],
+            headers={"X-Request-Id": "rid-96-job"})
+job = ((r and r.json()) or {}).get("id", "")
+cmp_ok(len(job), ">", 8, "a job is started")
+ok(wait_until(lambda: (gw.get("/jobs/" + job).json() or {}).get("state")
+              == "succeeded"), "and finishes")
+job_lines = {
+    "rid-96-job-get": ("GET", "/jobs/" + job, 200),
+    "rid-96-job-events": ("GET", "/jobs/%s/events" % job, 200),
+    "rid-96-job-delete": ("DELETE", "/jobs/" + job, 409),
+}
+for rid, (method, path, status) in sorted(job_lines.items()):
+    r = gw.request(method, path, headers={"X-Request-Id": rid})
+    is_(r and r.status, status, "%s: %s answers %d" % (rid, method, status))
+ok(wait_until(lambda: all(lines_for(rid) for rid in job_lines)),
+   "each gets its line")
+for rid, (method, path, status) in sorted(job_lines.items()):
+    shown = path.replace(job, job[:8] + "\u2026")
+    like(" ".join(lines_for(rid)), r'"%s %s" %d ' % (method, re.escape(shown),
+                                                     status),
+         "%s: the path shows the job id's first 8 characters and …" % rid)
+like(" ".join(lines_for("rid-96-job")), r'"POST /jobs/RefService\.echo" 202 ',
+     "POST /jobs/METHOD shows its method in full")
+is_([l for l in log_lines() if job in l], [],
+    "no line holds the whole job id")
 
 is_(gw.stop(), 0, "the gateway exits 0")
 

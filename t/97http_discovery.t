@@ -4,8 +4,9 @@
 # [{id, state, in_flight, capacity}], live_dealers, queue_length,
 # in_flight), GET /router/info and GET /queues (the documents of the
 # ZeroMQ router_info and queue_status), GET /healthz, GET /readyz and GET
-# /openapi.json (OpenAPI 3.1.0 documenting every route); on every
-# address of http.listen.
+# /openapi.json (OpenAPI 3.1.0 documenting every route and every status
+# it can answer, as read out of the sources); on every address of
+# http.listen.
 import json, os, re, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -145,6 +146,124 @@ def covered(verb, path, prefix):
 
 is_(sorted("%s %s" % (v, p) for v, p, prefix in routes
            if not covered(v, p, prefix)), [], "it documents every route")
+
+# -- every status a route can answer is documented --
+# Read out of the sources: a route's handler, what it calls in its module
+# (its origin's callbacks too), the statuses it answers itself and those
+# of the core's helpers it calls, as their contract comments name them (a
+# call's problem: any status of the code table, bar 499, which no client
+# gets); the key check (401, 429) on routes that need a key, 413 on
+# routes that take a body.  The core's own answers to any request are in
+# info.description.
+def source(path):
+    with open(os.path.join(SRC, path)) as f:
+        return f.read()
+
+
+ANSWER = re.compile(r"\bvr_http_(?:problem|respond|respond_json)\(\s*"
+                    r"[\w>.-]+,\s*(\d{3})\b")
+
+
+def contract_statuses(header):
+    """{function: statuses its contract comment names} of a header."""
+    out = {}
+    for m in re.finditer(r"/\*((?:(?!\*/).)*)\*/[ \t]*\n((?:(?!/\*)[^\n;]+\n)*?"
+                         r"(?!/\*)[^\n]*;[ \t]*\n(?:(?!/\*)[^\n]+\n)*)",
+                         header, re.S):
+        said = {int(x) for x in re.findall(r"\b([1-5]\d\d)\b", m.group(1))}
+        for fn in re.findall(r"\b(vr_\w+)\s*\(", m.group(2)):
+            out.setdefault(fn, set()).update(said)
+    return out
+
+
+def definitions(text):
+    """{name: body} of a C file's functions and initialized objects (in
+    the project's style: names at the start of a line)."""
+    defs = {}
+    for m in re.finditer(r"^(\w+)\([^)]*\)\s*\n\{\n(.*?)^\}", text,
+                         re.S | re.M):
+        defs[m.group(1)] = m.group(2)
+    for m in re.finditer(r"^(?:static\s+)?(?:const\s+)?\w+\s+(\w+)(?:\[\])?"
+                         r"\s*=\s*\{(.*?)^\};", text, re.S | re.M):
+        defs[m.group(1)] = m.group(2)
+    return defs
+
+
+def answers(defs, name, seen):
+    if name in seen or name not in defs:
+        return set()
+    seen.add(name)
+    out = {int(x) for x in ANSWER.findall(defs[name])}
+    for ident in set(re.findall(r"\b(vr_\w+)\b", defs[name])):
+        out |= helpers.get(ident) or answers(defs, ident, seen)
+    return out
+
+
+SRC = os.environ.get("VR_SRCDIR", ".")
+helpers = {}
+for header in ("src/vr_http.h", "src/vr_http_call.h"):
+    helpers.update(contract_statuses(source(header)))
+for fn in ("vr_http_problem", "vr_http_respond", "vr_http_respond_json"):
+    helpers.pop(fn, None)           # their status is the argument
+helpers["vr_http_call_problem"] = {int(x) for x in re.findall(
+    r'\[VR_CODE_\w+\]\s*=\s*\{\s*"\w+",\s*(\d{3})',
+    source("src/vr_request.c"))} - {499}
+ok(len(helpers["vr_http_call_problem"]) >= 6
+   and {401, 403, 429} <= helpers.get("vr_http_admit_call", set())
+   and {400, 415} <= helpers.get("vr_http_call_read", set())
+   and 503 in helpers.get("vr_http_stream_start", set()),
+   "the helpers' statuses are read (code table, contract comments)")
+# What the sources allow but cannot happen, and why.
+NOT_ANSWERED = {
+    ("GET", "/stream/", 415): "its arguments come in the query, not a body",
+    ("GET", "/stream/", 500): "once the call is queued its stream has "
+                              "started: a later error is an SSE event",
+    ("GET", "/stream/", 502): "as 500",
+    ("GET", "/stream/", 504): "as 500",
+    ("POST", "/jobs/", 502): "once the job is queued its errors are the "
+                             "job's (GET /jobs/ID, its error event)",
+    ("POST", "/jobs/", 504): "as 502",
+    ("GET", "/status", 404): "the page is compiled in",
+}
+ROUTE = re.compile(r'\{\s*"(GET|POST|DELETE|PUT)",\s*"(/[^"]*)",\s*'
+                   r'([A-Z_| 0]+),\s*(\w+),')
+missing, scanned = [], 0
+for name in sorted(os.listdir(mdir)):
+    if not name.endswith(".c"):
+        continue
+    text = source(os.path.join("modules", name))
+    defs = definitions(text)
+    for verb, path, flags, handler in ROUTE.findall(text):
+        can = answers(defs, handler, set())
+        if "VR_ROUTE_PUBLIC" not in flags:
+            can |= helpers["vr_http_auth_check"]
+        if "VR_ROUTE_BODY" in flags:
+            can.add(413)
+        scanned += bool(can)
+        norm = re.sub(r"\{[^}]*\}", "{}", path)
+        ops = [op for p, item in (spec.get("paths") or {}).items()
+               for v, op in (item or {}).items()
+               if v.upper() == verb
+               and (re.sub(r"\{[^}]*\}", "{}", p) == norm
+                    or ("VR_ROUTE_PREFIX" in flags and p.startswith(path)
+                        and len(p) > len(path)))]
+        documented = {int(c) for op in ops
+                      for c in (op.get("responses") or {}) if c.isdigit()}
+        missing += ["%s %s %d" % (verb, path, st) for st in sorted(can)
+                    if st not in documented
+                    and (verb, path, st) not in NOT_ANSWERED]
+cmp_ok(scanned, ">=", 18, "the statuses of %d routes are read" % scanned)
+is_(missing, [], "each route documents every status it can answer")
+core = definitions(source("src/vr_http.c"))
+own = set()
+for fn in ("vr_http_admit", "vr_http_access", "vr_http_respond_json"):
+    own |= {int(x) for x in ANSWER.findall(core.get(fn, ""))}
+ok({404, 405, 431} <= own, "the core's own answers are read (%s)"
+   % sorted(own))
+is_([st for st in sorted(own)
+     if not re.search(r"\b%d\b" % st, spec.get("info", {})
+                      .get("description", ""))], [],
+    "info.description names each of them")
 
 is_(gw.stop(), 0, "the gateway exits 0")
 

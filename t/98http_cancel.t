@@ -3,9 +3,13 @@
 # its call: while queued it leaves the queue; while on a dealer that
 # registered with "capabilities": ["cancel"] that dealer gets
 # [cancel_from_router, cid, {"request_id": rid}] (a dealer without the
-# capability gets nothing), and the dealer's late reply is dropped.  HTTP
-# and ZeroMQ clients share one queue: served in arrival order.
-import json, os, sys, time
+# capability gets nothing), and the dealer's late reply is dropped.  The
+# hang-up is seen when bytes wait unread before it: a client that sent
+# more (a pipelined request) and closed, an HTTPS client that closed
+# cleanly (TLS close_notify); a client that sent more and stays gets its
+# answers.  HTTP and ZeroMQ clients share one queue: served in arrival
+# order.
+import json, os, shutil, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -80,6 +84,63 @@ for how, headers in (("a JSON call", {}),
     answer(able, call, "after")
     is_(c.response().json(), "after",
         "%s: the late reply is dropped; the next call gets its answer" % how)
+
+# -- a hang-up after bytes the gateway has not read --
+def cancelled(d, call, how):
+    msg = d.recv(2, ignore=("heartbeat_ack",))
+    is_(msg and msg[:2], [b"cancel_from_router", call and call.cid],
+        "%s: the dealer gets cancel_from_router" % how)
+    if call:
+        answer(d, call, "late")
+
+
+NEXT = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+c = gw.open("POST", "/invoke/Able.work", json=["pipelined"])
+call = able.expect_call(3)
+sleep(0.2)                      # parked and watched: the next bytes wait
+c.send_raw(NEXT)
+sleep(0.2)
+c.close()
+cancelled(able, call, "a client that sent a pipelined request and closed")
+
+c = gw.open("POST", "/invoke/Able.work", json=["stays"])
+call = able.expect_call(3)
+sleep(0.2)
+c.send_raw(NEXT)
+sleep(0.2)
+answer(able, call, "stays")
+first, second = c.response(), c.next_response()
+is_([first and first.json(), second and second.status], ["stays", 200],
+    "a client that sent a pipelined request and stays gets both answers")
+c.close()
+
+if shutil.which("openssl"):
+    ca = TestCA()
+    cert, key = ca.issue("server", "vr-98")
+    tls_port = free_port()
+    tgw = HttpGateway({"http": {"tls": {
+        "listen": "127.0.0.1:%d" % tls_port, "cert": cert, "key": key}}},
+        name="https").start()
+    tls_dealer = RawPeer(tgw.endpoint, identity="Able-10000098")
+    tls_dealer.register(group="Able", methods=("work",),
+                        capabilities=["cancel"])
+    tls_dealer.recv()
+    c = HttpConn(tls_port, tls=ca.context())
+    c.send("POST", "/invoke/Able.work", json=["over tls"])
+    call = tls_dealer.expect_call(3)
+    ok(call, "an HTTPS call reaches its dealer")
+    sleep(0.2)
+    c.close_tls()
+    cancelled(tls_dealer, call, "an HTTPS client that closed cleanly "
+              "(close_notify)")
+    c = HttpConn(tls_port, tls=ca.context())
+    c.send("POST", "/invoke/Able.work", json=["after"])
+    call = tls_dealer.expect_call(3)
+    answer(tls_dealer, call, "after")
+    is_(c.response().json(), "after", "the next HTTPS call gets its answer")
+    is_(tgw.stop(), 0, "the HTTPS gateway exits 0")
+else:
+    note("SKIPPED HTTPS: openssl is not installed")
 
 # -- HTTP and ZeroMQ share one queue --
 shared = dealer("Shared")

@@ -11,7 +11,8 @@ tests of the gateway's HTTP front end (t/9*.t).
 
 HttpGateway is vrtest's Gateway with http.listen on a free 127.0.0.1 port
 (vrtest's Gateway turns HTTP off unless the config gives a listen address);
-start() also waits until GET /healthz answers.
+start() also waits until GET /healthz answers.  TestCA makes certificates
+for http.tls with openssl; HttpConn(port, tls=ca.context()) speaks HTTPS.
 
 The client speaks HTTP/1.1 on a plain socket, so that a test controls
 every byte: what it sends (a Content-Length without the body, huge
@@ -23,16 +24,19 @@ Stdlib only.
 """
 
 import json as _json
+import os
 import socket
+import ssl
+import subprocess
 import time
 import urllib.parse
 
-from vrtest import Gateway, at_cleanup, free_port, scaled
+from vrtest import Gateway, at_cleanup, free_port, scaled, tempdir
 
 __all__ = [
     "HttpGateway", "Response", "HttpConn", "SSEParser", "sse_events",
     "ndjson_lines", "PROBLEM_KEYS", "problem_of", "parse_server_timing",
-    "quote_json",
+    "quote_json", "TestCA",
 ]
 
 PROBLEM_KEYS = ("type", "title", "status", "detail", "code", "request_id")
@@ -137,10 +141,12 @@ class HttpConn:
     """One HTTP/1.1 connection on a socket of its own.
 
     send(method, path, headers, body) writes a request; head() reads the
-    status line and headers; read() / read_some() the (decoded) body.  The
+    status line and headers; read() / read_some() the (decoded) body.  With
+    tls (an ssl.SSLContext, such as TestCA.context()) it speaks HTTPS.  The
     connection is closed at cleanup."""
 
-    def __init__(self, port, host="127.0.0.1", rcvbuf=None, timeout=5.0):
+    def __init__(self, port, host="127.0.0.1", rcvbuf=None, timeout=5.0,
+                 tls=None):
         self.host = host
         self.port = port
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -149,6 +155,8 @@ class HttpConn:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(scaled(timeout))
         self.sock.connect((host, port))
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
         self.eof = False            # the server closed the connection
         self.status = None
@@ -169,6 +177,18 @@ class HttpConn:
             except OSError:
                 pass
             self.sock = None
+
+    def close_tls(self):
+        """Closes an HTTPS connection cleanly, as curl does: TLS
+        close_notify first (without waiting for the server's), then the
+        TCP close."""
+        if self.sock is not None:
+            self.sock.settimeout(scaled(0.2))
+            try:
+                self.sock.unwrap()
+            except (OSError, ValueError):
+                pass                # the server's close_notify did not come
+        self.close()
 
     def abort(self):
         """Hangs up at once with a reset (SO_LINGER 0)."""
@@ -371,6 +391,13 @@ class HttpConn:
         return Response(self.status, self.reason, list(self.headers), body,
                         time.monotonic() - t0)
 
+    def next_response(self, timeout=5.0):
+        """The response to the next request sent on this connection
+        (pipelined), once the one before was read: a Response or None."""
+        self.status = None
+        self._done = False
+        return self.response(timeout)
+
     def closed_by_server(self, timeout=2.0):
         """True when the server closes the connection within the timeout
         (any bytes still in flight are discarded)."""
@@ -522,6 +549,50 @@ def ndjson_lines(conn, timeout=5.0, count=None):
         pending += data
     conn._nd = pending
     return out
+
+
+# ---- certificates ------------------------------------------------------------
+
+class TestCA:
+    """A certificate authority of the test's own, made with openssl (which
+    the test must check for) in `directory` (the test's temp dir): clients
+    trust ca.pem (context()); issue() makes certificates for 127.0.0.1."""
+
+    def __init__(self, directory=None):
+        self.dir = directory or tempdir()
+        self.ca_pem = self.path("ca.pem")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                      "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                      self.path("ca.key"), "-out", self.ca_pem, "-days", "2",
+                      "-subj", "/CN=vrtest-ca")
+
+    @staticmethod
+    def _openssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def issue(self, name, cn):
+        """NAME.key (P-256) and NAME.pem for 127.0.0.1, signed by the CA,
+        with subject CN cn; returns (certificate path, key path)."""
+        self._openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+                      "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                      self.path(name + ".key"), "-out",
+                      self.path(name + ".csr"), "-subj", "/CN=" + cn)
+        with open(self.path(name + ".ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\n")
+        self._openssl("x509", "-req", "-in", self.path(name + ".csr"), "-CA",
+                      self.ca_pem, "-CAkey", self.path("ca.key"),
+                      "-CAcreateserial", "-days", "2", "-out",
+                      self.path(name + ".pem"), "-extfile",
+                      self.path(name + ".ext"))
+        return self.path(name + ".pem"), self.path(name + ".key")
+
+    def context(self):
+        """A client's TLS context that trusts this CA."""
+        return ssl.create_default_context(cafile=self.ca_pem)
 
 
 # ---- the gateway -------------------------------------------------------------

@@ -749,6 +749,63 @@ test_utf8(void)
     is_int(mismatches, 0, "vr_utf8_valid agrees with a reference decoder");
 }
 
+/* ---- vr_utf8_copy, vr_utf8_repair ------------------------------------- */
+
+static void
+test_utf8_copy(void)
+{
+    /* "é" is 2 bytes, "错" 3, "😀" 4; "…" (the cut mark) 3. */
+    static const struct {
+        const char *src;
+        size_t      size;
+        const char *want;
+    } cases[] = {
+        { "", 8, "" },
+        { "abc", 4, "abc" },
+        { "abcd", 4, "\xe2\x80\xa6" },
+        { "abcdefgh", 6, "ab\xe2\x80\xa6" },
+        { "\xe9\x94\x99\xe9\x94\x99\xe9\x94\x99", 10,
+          "\xe9\x94\x99\xe9\x94\x99\xe9\x94\x99" },
+        { "\xe9\x94\x99\xe9\x94\x99\xe9\x94\x99", 9,
+          "\xe9\x94\x99\xe2\x80\xa6" },
+        { "\xe9\x94\x99\xe9\x94\x99\xe9\x94\x99", 8,
+          "\xe9\x94\x99\xe2\x80\xa6" },
+        { "\xe9\x94\x99\xe9\x94\x99\xe9\x94\x99", 6,
+          "\xe2\x80\xa6" },
+        { "a\xf0\x9f\x98\x80" "b", 7, "a\xf0\x9f\x98\x80" "b" },
+        { "a\xf0\x9f\x98\x80" "bc", 7, "a\xe2\x80\xa6" },
+        { "abc", 3, "ab" },                 /* no room for the mark */
+        { "\xe9\x94\x99\xe9\x94\x99", 3, "" },
+        { "a\xff" "b", 8, "a\xef\xbf\xbd" "b" },
+        { "caf\xe9", 8, "caf\xef\xbf\xbd" },
+        { "\xe9\x94", 8, "\xef\xbf\xbd\xef\xbf\xbd" },
+        { "\xed\xa0\x80", 16, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+        { "x\xff\xff\xff", 8, "x\xef\xbf\xbd\xe2\x80\xa6" },
+    };
+    char     dst[32];
+    vr_buf_t b = VR_BUF_INIT;
+
+    for (size_t i = 0; i < vr_nelems(cases); i++) {
+        size_t n;
+
+        memset(dst, 'Z', sizeof(dst));
+        n = vr_utf8_copy(dst, cases[i].size, cases[i].src);
+        ok(is_str(dst, cases[i].want, "utf8_copy %zu", i)
+           && n == strlen(cases[i].want)
+           && vr_utf8_valid(dst, n) && n < cases[i].size,
+           "utf8_copy %zu: valid, within %zu bytes, its length returned", i,
+           cases[i].size);
+    }
+    vr_utf8_repair(&b, "ok\xc3\xa9\0\xff\xe9\x94", 8);
+    is_str(b.p, "ok\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+           "utf8_repair: valid UTF-8 stays, a NUL and each stray byte "
+           "become U+FFFD");
+    vr_buf_free(&b);
+    vr_utf8_repair(&b, NULL, 0);
+    ok(b.len == 0, "utf8_repair of NULL, 0 adds nothing");
+    vr_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -759,5 +816,6 @@ main(void)
     test_string_text();
     test_escape();
     test_utf8();
+    test_utf8_copy();
     return done_testing();
 }

@@ -1,12 +1,14 @@
 /*
  * test_loop.c: unit tests of src/vr_loop.h: timers (order, re-arming,
- * deletion, a random workout of the heap), fd and socket watches, handlers
- * that change the loop, hooks, max_wait, deferred frees and vr_loop_stop.
+ * deletion, a random workout of the heap), fd watches (hang-ups alone
+ * too) and socket watches, handlers that change the loop, hooks,
+ * max_wait, deferred frees and vr_loop_stop.
  */
 #include "config.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -351,6 +353,34 @@ test_fd_watches(void)
     vr_loop_turn(loop, 0);
     close(p[0]);
     close(p[1]);
+}
+
+/* VR_POLLHUP alone: data waiting unread wakes nothing, a hang-up does. */
+static void
+test_fd_hangup(void)
+{
+    int  sv[2];
+    io_t h = { 0, 0, 0, false };
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        ok(0, "socketpair()");
+        return;
+    }
+    h.fd = sv[0];
+    vr_loop_add_fd(loop, sv[0], VR_POLLHUP, on_io, &h);
+    if (write(sv[1], "more", 4) != 4) {
+        diag("write failed");
+    }
+    vr_loop_turn(loop, 20);
+    vr_loop_turn(loop, 20);
+    is_int(h.calls, 0, "VR_POLLHUP: bytes waiting unread call nothing");
+    close(sv[1]);
+    vr_loop_turn(loop, 1000);
+    ok(h.calls == 1 && (h.revents & VR_POLLHUP), "the peer's close calls "
+       "the handler with VR_POLLHUP, the bytes still unread");
+    vr_loop_del_fd(loop, sv[0]);
+    vr_loop_turn(loop, 0);
+    close(sv[0]);
 }
 
 /* Handlers that change the set of watches while the turn runs. */
@@ -791,6 +821,7 @@ main(void)
     test_timer_handlers();
     test_timer_heap();
     test_fd_watches();
+    test_fd_hangup();
     test_mutating_handlers();
     test_timer_adds_watch();
     test_socket_watch();
