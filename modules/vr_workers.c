@@ -376,8 +376,8 @@ vr_workers_find(const char *name, unsigned instance)
     return NULL;
 }
 
-static int
-vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_workers_apply(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_workers_conf_t *conf = vr_cycle_conf(cycle, vr_workers_module);
     vr_worker_t       *w, *next;
@@ -449,7 +449,6 @@ vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
             vr_worker_free(w);
         }
     }
-    return VR_OK;
 }
 
 /*
@@ -549,11 +548,11 @@ static const vr_reporter_t vr_workers_reporter = {
     vr_workers_status, vr_workers_metrics
 };
 
-static int
-vr_workers_init_all(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_workers_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_report_register(&vr_workers_reporter);
-    return vr_workers_init(cycle, old);
+    vr_workers_apply(cycle, old);
 }
 
 vr_module_t vr_workers_module = {
@@ -561,6 +560,6 @@ vr_module_t vr_workers_module = {
     .section = &vr_workers_section,
     .conf_size = sizeof(vr_workers_conf_t),
     .init_conf = vr_workers_init_conf,
-    .init = vr_workers_init_all,
+    .commit = vr_workers_commit,
     .exit = vr_workers_exit,
 };

@@ -74,8 +74,7 @@ vr_main_reload(vr_main_t *m)
         vr_log_error("reload failed, the running configuration stays: %s",
                      why);
         vr_process_reloaded(old->generation, why);
-        vr_cycle_init(old, old);
-        vr_cycle_destroy(&cycle);
+        vr_cycle_destroy(&cycle);       /* nothing refers to it */
         vr_process_notify("READY=1");
         return;
     }

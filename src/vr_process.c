@@ -3,7 +3,8 @@
  * (see vr_process.h).
  *
  * The pid file is written when the first cycle starts and removed at
- * exit; a reload that changes its path moves it.
+ * exit; a reload that changes its path writes the new one first and
+ * removes the old one once the reload is in force.
  */
 #include "config.h"
 #include <errno.h>
@@ -25,6 +26,8 @@
 vr_process_info_t vr_process;
 
 static char *vr_process_pid_path;       /* the pid file written, if any */
+static char *vr_process_next_pid_path;  /* written by init for the cycle
+                                           being put in force */
 
 static const vr_directive_t vr_process_directives[] = {
     { "pid_file", VR_CONF_RELOAD, "path", "\"\"", vr_conf_set_str,
@@ -163,26 +166,44 @@ vr_process_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
 
+    if (conf->pid_file[0] == '\0'
+        || (vr_process_pid_path != NULL
+            && strcmp(vr_process_pid_path, conf->pid_file) == 0))
+    {
+        return VR_OK;
+    }
+    if (vr_process_write_pid(conf->pid_file) != VR_OK) {
+        return VR_ERROR;
+    }
+    vr_process_next_pid_path = vr_strdup(conf->pid_file);
+    return VR_OK;
+}
+
+static void
+vr_process_commit(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
+
     if (old == NULL) {
         vr_process.started_wall_ms = vr_wall_ms();
         vr_process.generation = cycle->generation;
     }
     vr_process.conf_file = cycle->conf_file;
-    if (vr_process_pid_path != NULL && conf->pid_file[0] != '\0'
-        && strcmp(vr_process_pid_path, conf->pid_file) == 0)
-    {
-        return VR_OK;
+    if (vr_process_next_pid_path != NULL || conf->pid_file[0] == '\0') {
+        vr_process_remove_pid();            /* moved, or none any more */
+        vr_process_pid_path = vr_process_next_pid_path;
+        vr_process_next_pid_path = NULL;
     }
-    if (conf->pid_file[0] != '\0'
-        && vr_process_write_pid(conf->pid_file) != VR_OK)
-    {
-        return VR_ERROR;
+}
+
+static void
+vr_process_abort(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    if (vr_process_next_pid_path != NULL) {
+        unlink(vr_process_next_pid_path);
+        free(vr_process_next_pid_path);
+        vr_process_next_pid_path = NULL;
     }
-    vr_process_remove_pid();
-    if (conf->pid_file[0] != '\0') {
-        vr_process_pid_path = vr_strdup(conf->pid_file);
-    }
-    return VR_OK;
 }
 
 static void
@@ -196,5 +217,7 @@ vr_module_t vr_process_module = {
     .directives = vr_process_directives,
     .conf_size = sizeof(vr_process_conf_t),
     .init = vr_process_init,
+    .commit = vr_process_commit,
+    .abort = vr_process_abort,
     .exit = vr_process_exit,
 };
