@@ -671,8 +671,8 @@ vr_broker_prepare(vr_broker_t *b, const vr_router_conf_t *conf)
     size_t before = b->bound.n;
 
     if (!vr_curve_same_server(&b->conf->curve, &conf->curve)) {
-        vr_log_error("router.curve: turning CURVE on or off or changing the "
-                     "server key needs a restart");
+        vr_log_error("%s turning CURVE on or off or changing the server "
+                     "key needs a restart", conf->curve_where);
         return VR_ERROR;
     }
     b->bound.v = vr_realloc(b->bound.v,

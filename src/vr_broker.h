@@ -62,6 +62,7 @@ typedef struct {
     vr_blocks_t services;           /* of vr_service_policy_t */
     vr_curve_conf_t curve;          /* router.curve */
     const char *bind_where;         /* "FILE:LINE:COL: \"router.bind\"" */
+    const char *curve_where;        /* of the server key, for a change */
 } vr_router_conf_t;
 
 extern vr_module_t vr_router_module;

@@ -452,8 +452,9 @@ vr_http_access_log_fd(const vr_http_conf_t *conf, int *fd)
         *fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
                    0644);
         if (*fd < 0) {
-            vr_log_error("cannot open http.access_log \"%s\": %s",
-                         conf->access_log, strerror(errno));
+            vr_log_error("%s cannot open \"%s\": %s",
+                         conf->access_log_where, conf->access_log,
+                         strerror(errno));
             return VR_ERROR;
         }
     }
@@ -578,6 +579,7 @@ vr_http_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
     for (int role = 0; role < VR_HTTP_NROLES; role++) {
         conf->where[role] = vr_conf_where(cf, vr_http_role_keys[role]);
     }
+    conf->access_log_where = vr_conf_where(cf, "http.access_log");
     if (vr_http_check_roles(cf, conf) != VR_OK) {
         return VR_ERROR;
     }

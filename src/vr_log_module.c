@@ -14,8 +14,9 @@
 #include "vr_module.h"
 
 typedef struct {
-    int     level;
-    char   *file;
+    int          level;
+    char        *file;
+    const char  *file_where;        /* "FILE:LINE:COL: \"log.file\"" */
 } vr_log_conf_t;
 
 static const vr_directive_t vr_log_directives[] = {
@@ -36,14 +37,23 @@ static int vr_log_next_fd = -1;
 static void vr_log_commit(vr_cycle_t *cycle, vr_cycle_t *old);
 
 static int
+vr_log_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
+{
+    vr_log_conf_t *conf = data;
+
+    conf->file_where = vr_conf_where(cf, "log.file");
+    return VR_OK;
+}
+
+static int
 vr_log_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_log_conf_t *conf = vr_cycle_conf(cycle, vr_log_module);
 
     vr_log_next_fd = vr_log_open_file(conf->file);
     if (vr_log_next_fd < 0) {
-        vr_log_error("cannot open log file \"%s\": %s", conf->file,
-                     strerror(errno));
+        vr_log_error("%s cannot open \"%s\": %s", conf->file_where,
+                     conf->file, strerror(errno));
         return VR_ERROR;
     }
     if (old == NULL) {
@@ -80,6 +90,7 @@ vr_module_t vr_log_module = {
     .name = "log",
     .directives = vr_log_directives,
     .conf_size = sizeof(vr_log_conf_t),
+    .init_conf = vr_log_init_conf,
     .init = vr_log_init,
     .commit = vr_log_commit,
     .abort = vr_log_abort,

@@ -140,24 +140,37 @@ vr_process_remove_pid(void)
     }
 }
 
+/* Writes this process's pid to conf's pid file; VR_ERROR (logged). */
 static int
-vr_process_write_pid(const char *path)
+vr_process_write_pid(const vr_process_conf_t *conf)
 {
     char buf[32];
     int  fd, n;
 
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(conf->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
+                     conf->pid_file, strerror(errno));
         return VR_ERROR;
     }
     n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
     if (write(fd, buf, (size_t) n) != n) {
-        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
+                     conf->pid_file, strerror(errno));
         close(fd);
+        unlink(conf->pid_file);
         return VR_ERROR;
     }
     close(fd);
+    return VR_OK;
+}
+
+static int
+vr_process_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
+{
+    vr_process_conf_t *conf = data;
+
+    conf->pid_file_where = vr_conf_where(cf, "process.pid_file");
     return VR_OK;
 }
 
@@ -172,7 +185,7 @@ vr_process_init(vr_cycle_t *cycle, vr_cycle_t *old)
     {
         return VR_OK;
     }
-    if (vr_process_write_pid(conf->pid_file) != VR_OK) {
+    if (vr_process_write_pid(conf) != VR_OK) {
         return VR_ERROR;
     }
     vr_process_next_pid_path = vr_strdup(conf->pid_file);
@@ -216,6 +229,7 @@ vr_module_t vr_process_module = {
     .name = "process",
     .directives = vr_process_directives,
     .conf_size = sizeof(vr_process_conf_t),
+    .init_conf = vr_process_init_conf,
     .init = vr_process_init,
     .commit = vr_process_commit,
     .abort = vr_process_abort,

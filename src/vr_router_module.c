@@ -114,6 +114,11 @@ vr_router_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
     vr_router_conf_t *conf = data;
 
     conf->bind_where = vr_conf_where(cf, "router.bind");
+    conf->curve_where = vr_conf_where(
+        cf, vr_conf_is_set(cf, "router.curve.key_file")
+            ? "router.curve.key_file"
+            : vr_conf_is_set(cf, "router.curve.secret_key")
+              ? "router.curve.secret_key" : "router.curve");
     if (conf->busy_timeout_ms < conf->heartbeat_timeout_ms) {
         if (!vr_conf_is_set(cf, "router.busy_timeout")) {
             /* Only the default is shorter: it follows the idle limit. */

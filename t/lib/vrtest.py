@@ -51,7 +51,7 @@ __all__ = [
     "done_testing", "skip_all", "scaled", "sleep", "duration", "wait_until",
     "free_port", "tempdir", "at_cleanup", "Proc", "Gateway", "to_yaml",
     "voidrail_bin", "wrapper", "run_voidrail", "LONG", "SCALE", "T_DIR",
-    "BUILD_DIR", "built", "read_file",
+    "BUILD_DIR", "built", "read_file", "place_of",
 ]
 
 T_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +78,13 @@ def read_file(path):
             return f.read()
     except OSError:
         return None
+
+
+def place_of(text, needle):
+    """(line, column), 1-based, of the first needle in text: where a YAML
+    file sets a value, as the gateway's FILE:LINE:COL messages say."""
+    before = text[:text.index(needle)]
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
 
 
 def scaled(seconds):
