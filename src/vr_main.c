@@ -121,7 +121,8 @@ vr_main_drain(vr_main_t *m)
 
 /*
  * Signals are read in a batch and acted on once: a burst of SIGHUPs is one
- * reload (of the file as it is now).
+ * reload (of the file as it is now).  A gateway that stops (drains)
+ * reloads no more: a SIGHUP then is logged as ignored.
  */
 static void
 vr_main_on_signal(void *data, short revents)
@@ -150,6 +151,11 @@ vr_main_on_signal(void *data, short revents)
             break;
         }
     }
+    if (reload && (fast || drain || m->draining)) {
+        vr_log_warn("SIGHUP ignored: the gateway is stopping, the "
+                    "configuration in force stays until it exits");
+        reload = false;
+    }
     if (reopen) {
         vr_log_notice("SIGUSR1: reopening log files");
         vr_log_reopen();
@@ -167,7 +173,7 @@ vr_main_on_signal(void *data, short revents)
         vr_main_drain(m);
         return;
     }
-    if (reload && !m->draining) {
+    if (reload) {
         vr_main_reload(m);
     }
 }

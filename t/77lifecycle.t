@@ -8,6 +8,7 @@
 # drain: new calls end with shutting_down (HTTP 503), /readyz is 503,
 # calls in flight and queued may finish within process.drain_timeout, the
 # rest then end with shutting_down; dealers get router_shutdown; exit 0.
+# A SIGHUP meanwhile reloads nothing and is logged as ignored.
 # SIGINT, or a second SIGTERM, stops at once: calls in flight end with
 # shutting_down right away.
 import json, os, re, signal, sys, time
@@ -177,6 +178,13 @@ for how in ("SIGINT", "a second SIGTERM"):
         gw.signal(signal.SIGTERM)
         ok(wait_until(lambda: gw.gateway().get("draining")),
            "%s: the first one drains" % how)
+        mark = len(gw.log_text())
+        gw.signal(signal.SIGHUP)
+        ok(wait_until(lambda: re.search(r" warn SIGHUP ignored: the gateway "
+                                        r"is stopping", gw.log_since(mark))),
+           "a SIGHUP while it drains is logged as ignored")
+        is_([gw.gateway().get(k) for k in ("reloads", "config_generation")],
+            [0, 1], "and reloads nothing")
         t0 = time.monotonic()
         gw.signal(signal.SIGTERM)
     is_(answer_of(c, rid), "shutting_down",
