@@ -646,11 +646,10 @@ op_admin(fuzz_in_t *in)
         int         v = (int) ((what >> 3) % NVARIANTS);
         vr_cycle_t *old = cycles[R->variant];
 
-        if (vr_broker_configure(R->b, &R->confs[v], ++R->generation)
-            == VR_OK)
-        {
+        if (vr_broker_prepare(R->b, &R->confs[v]) == VR_OK) {
+            vr_broker_commit(R->b, &R->confs[v], ++R->generation);
             cycles[v]->broker = R->b;
-            vr_auth_module.init(cycles[v], old);
+            vr_auth_module.commit(cycles[v], old);
             R->variant = v;
         }
         break;
@@ -713,7 +712,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("the broker does not start");
     }
     cycles[run.variant]->broker = run.b;
-    vr_auth_module.init(cycles[run.variant], NULL);
+    vr_auth_module.commit(cycles[run.variant], NULL);
 
     while (in.left > 0 && ops++ < 2000) {
         unsigned op = fuzz_byte(&in);

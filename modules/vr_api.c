@@ -89,15 +89,14 @@ static const vr_route_t vr_api_routes[] = {
     { NULL, NULL, 0, NULL, NULL }
 };
 
-static int
-vr_api_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_api_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_api_broker = cycle->broker;
-    return VR_OK;
 }
 
 vr_module_t vr_api_module = {
     .name = "api",
     .routes = vr_api_routes,
-    .init = vr_api_init,
+    .commit = vr_api_commit,
 };

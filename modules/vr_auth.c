@@ -732,8 +732,8 @@ static const vr_reporter_t vr_auth_reporter = {
 
 /* ---- the module ------------------------------------------------------- */
 
-static int
-vr_auth_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_auth_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_auth_conf_t   *conf = vr_cycle_conf(cycle, vr_auth_module);
     vr_auth_client_t *c, *tmp;
@@ -761,7 +761,6 @@ vr_auth_init(vr_cycle_t *cycle, vr_cycle_t *old)
     }
     vr_broker_set_auth(cycle->broker, &vr_auth_ops);
     vr_report_register(&vr_auth_reporter);
-    return VR_OK;
 }
 
 static void
@@ -786,6 +785,6 @@ vr_module_t vr_auth_module = {
     .directives = vr_auth_directives,
     .conf_size = sizeof(vr_auth_conf_t),
     .init_conf = vr_auth_init_conf,
-    .init = vr_auth_init,
+    .commit = vr_auth_commit,
     .exit = vr_auth_exit,
 };

@@ -89,15 +89,14 @@ static const vr_route_t vr_ctl_routes[] = {
     { NULL, NULL, 0, NULL, NULL }
 };
 
-static int
-vr_ctl_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_ctl_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_ctl_broker = cycle->broker;
-    return VR_OK;
 }
 
 vr_module_t vr_ctl_module = {
     .name = "ctl",
     .routes = vr_ctl_routes,
-    .init = vr_ctl_init,
+    .commit = vr_ctl_commit,
 };

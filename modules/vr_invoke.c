@@ -418,16 +418,15 @@ static const vr_route_t vr_invoke_routes[] = {
     { NULL, NULL, 0, NULL, NULL }
 };
 
-static int
-vr_invoke_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_invoke_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_invoke_broker = cycle->broker;
     vr_invoke_loop = cycle->loop;
-    return VR_OK;
 }
 
 vr_module_t vr_invoke_module = {
     .name = "invoke",
     .routes = vr_invoke_routes,
-    .init = vr_invoke_init,
+    .commit = vr_invoke_commit,
 };

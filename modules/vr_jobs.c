@@ -733,8 +733,8 @@ static const vr_reporter_t vr_jobs_reporter = {
     vr_jobs_status, vr_jobs_metrics
 };
 
-static int
-vr_jobs_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_jobs_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_report_register(&vr_jobs_reporter);
     vr_jobs.conf = vr_cycle_conf(cycle, vr_jobs_module);
@@ -745,7 +745,6 @@ vr_jobs_init(vr_cycle_t *cycle, vr_cycle_t *old)
         vr_timer_init(&vr_jobs.sweep, vr_jobs_on_sweep, NULL);
         vr_timer_add(vr_jobs.loop, &vr_jobs.sweep, 1000);
     }
-    return VR_OK;
 }
 
 static void
@@ -765,6 +764,6 @@ vr_module_t vr_jobs_module = {
     .directives = vr_jobs_directives,
     .conf_size = sizeof(vr_jobs_conf_t),
     .routes = vr_jobs_routes,
-    .init = vr_jobs_init,
+    .commit = vr_jobs_commit,
     .exit = vr_jobs_exit,
 };

@@ -243,15 +243,14 @@ static const vr_route_t vr_metrics_routes[] = {
     { NULL, NULL, 0, NULL, NULL }
 };
 
-static int
-vr_metrics_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_metrics_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_metrics_broker = cycle->broker;
-    return VR_OK;
 }
 
 vr_module_t vr_metrics_module = {
     .name = "metrics",
     .routes = vr_metrics_routes,
-    .init = vr_metrics_init,
+    .commit = vr_metrics_commit,
 };

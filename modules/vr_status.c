@@ -409,8 +409,8 @@ static const vr_route_t vr_status_routes[] = {
     { NULL, NULL, 0, NULL, NULL }
 };
 
-static int
-vr_status_init(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_status_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_status.broker = cycle->broker;
     if (old == NULL) {
@@ -419,7 +419,6 @@ vr_status_init(vr_cycle_t *cycle, vr_cycle_t *old)
         vr_timer_init(&vr_status.tick, vr_status_on_tick, NULL);
         vr_timer_add(vr_status.loop, &vr_status.tick, VR_STATUS_PERIOD_MS);
     }
-    return VR_OK;
 }
 
 static void
@@ -431,6 +430,6 @@ vr_status_exit(vr_cycle_t *cycle)
 vr_module_t vr_status_module = {
     .name = "status",
     .routes = vr_status_routes,
-    .init = vr_status_init,
+    .commit = vr_status_commit,
     .exit = vr_status_exit,
 };

@@ -15,8 +15,10 @@
  * "{voidrail}" by the path of this very binary.  A crashed process comes
  * back after a backoff that doubles while it keeps crashing (1 s to 60 s).
  * A reload adds, removes or resizes entries and restarts only the
- * processes whose command, environment or directory changed.  On stop,
- * every worker gets SIGTERM, then SIGKILL after its stop_grace.
+ * processes whose command, environment or directory changed; a new
+ * restart policy applies at once to the processes that have ended, a new
+ * stop_grace to the next stop.  On stop, every worker gets SIGTERM, then
+ * SIGKILL after its stop_grace.
  */
 #include "config.h"
 #include <errno.h>
@@ -304,11 +306,20 @@ vr_worker_stop(vr_worker_t *w)
     vr_timer_add(vr_workers.loop, &w->timer, w->stop_grace_ms);
 }
 
+/* Does c's restart policy start again a process that ended with status? */
+static bool
+vr_worker_restartable(const vr_worker_conf_t *c, int status)
+{
+    bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    return c->restart == VR_RESTART_ALWAYS
+           || (c->restart == VR_RESTART_ON_FAILURE && failed);
+}
+
 static void
 vr_worker_on_exit(pid_t pid, int status, void *data)
 {
     vr_worker_t *w = data;
-    bool         failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char         text[64];
 
     w->pid = 0;
@@ -328,8 +339,7 @@ vr_worker_on_exit(pid_t pid, int status, void *data)
         return;
     }
     if (w->state == VR_WORKER_STOPPING
-        || w->conf->restart == VR_RESTART_NEVER
-        || (w->conf->restart == VR_RESTART_ON_FAILURE && !failed))
+        || !vr_worker_restartable(w->conf, status))
     {
         w->state = VR_WORKER_EXITED;
         return;
@@ -376,8 +386,31 @@ vr_workers_find(const char *name, unsigned instance)
     return NULL;
 }
 
-static int
-vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
+/*
+ * A reload whose entry keeps w's command, environment and directory: an
+ * instance that has ended follows the new restart policy at once (started
+ * again, or no longer waiting to be).
+ */
+static void
+vr_worker_follow_policy(vr_worker_t *w)
+{
+    bool restartable = w->has_status
+                       && vr_worker_restartable(w->conf, w->last_status);
+
+    if (w->state == VR_WORKER_EXITED && restartable) {
+        vr_log_notice("worker %s/%u: restart is now %s: starting it",
+                      w->name, w->instance, vr_restart_names[w->conf->restart]);
+        vr_worker_start(w);
+    } else if (w->state == VR_WORKER_BACKOFF && !restartable) {
+        vr_log_notice("worker %s/%u: restart is now %s: not started again",
+                      w->name, w->instance, vr_restart_names[w->conf->restart]);
+        vr_timer_del(vr_workers.loop, &w->timer);
+        w->state = VR_WORKER_EXITED;
+    }
+}
+
+static void
+vr_workers_apply(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_workers_conf_t *conf = vr_cycle_conf(cycle, vr_workers_module);
     vr_worker_t       *w, *next;
@@ -429,6 +462,8 @@ vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
                 } else {
                     vr_worker_start(w);
                 }
+            } else {
+                vr_worker_follow_policy(w);
             }
         }
         free(spec);
@@ -449,7 +484,6 @@ vr_workers_init(vr_cycle_t *cycle, vr_cycle_t *old)
             vr_worker_free(w);
         }
     }
-    return VR_OK;
 }
 
 /*
@@ -549,11 +583,11 @@ static const vr_reporter_t vr_workers_reporter = {
     vr_workers_status, vr_workers_metrics
 };
 
-static int
-vr_workers_init_all(vr_cycle_t *cycle, vr_cycle_t *old)
+static void
+vr_workers_commit(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_report_register(&vr_workers_reporter);
-    return vr_workers_init(cycle, old);
+    vr_workers_apply(cycle, old);
 }
 
 vr_module_t vr_workers_module = {
@@ -561,6 +595,6 @@ vr_module_t vr_workers_module = {
     .section = &vr_workers_section,
     .conf_size = sizeof(vr_workers_conf_t),
     .init_conf = vr_workers_init_conf,
-    .init = vr_workers_init_all,
+    .commit = vr_workers_commit,
     .exit = vr_workers_exit,
 };

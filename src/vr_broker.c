@@ -647,45 +647,71 @@ vr_strs_free(vr_strs_t *s)
     s->n = 0;
 }
 
-int
-vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
-                    unsigned generation)
+/* Unbinds the endpoints bound now that keep does not list. */
+static void
+vr_broker_unbind_others(vr_broker_t *b, const vr_strs_t *keep)
 {
-    vr_strs_t bound;
-    int64_t   hard_max;
+    size_t n = 0;
+
+    for (size_t i = 0; i < b->bound.n; i++) {
+        if (vr_strs_has(keep, b->bound.v[i])) {
+            b->bound.v[n++] = b->bound.v[i];
+            continue;
+        }
+        zmq_unbind(b->router, b->bound.v[i]);
+        vr_log_notice("unbound %s", b->bound.v[i]);
+        free(b->bound.v[i]);
+    }
+    b->bound.n = n;
+}
+
+int
+vr_broker_prepare(vr_broker_t *b, const vr_router_conf_t *conf)
+{
+    size_t before = b->bound.n;
 
     if (!vr_curve_same_server(&b->conf->curve, &conf->curve)) {
-        vr_log_error("router.curve: turning CURVE on or off or changing the "
-                     "server key needs a restart");
+        vr_log_error("%s turning CURVE on or off or changing the server "
+                     "key needs a restart", conf->curve_where);
         return VR_ERROR;
     }
-    bound.v = vr_calloc(conf->bind.n + 1, sizeof(char *));
-    bound.n = 0;
-    /* New endpoints first: a failure leaves everything as it was. */
+    b->bound.v = vr_realloc(b->bound.v,
+                            (b->bound.n + conf->bind.n + 1) * sizeof(char *));
     for (size_t i = 0; i < conf->bind.n; i++) {
         const char *ep = conf->bind.v[i];
-        if (!vr_strs_has(&b->bound, ep) && zmq_bind(b->router, ep) != 0) {
+
+        if (vr_strs_has(&b->bound, ep)) {
+            continue;
+        }
+        if (zmq_bind(b->router, ep) != 0) {
             vr_log_error("%s cannot bind %s: %s", conf->bind_where, ep,
                          zmq_strerror(errno));
-            for (size_t j = 0; j < bound.n; j++) {
-                if (!vr_strs_has(&b->bound, bound.v[j])) {
-                    zmq_unbind(b->router, bound.v[j]);
-                }
+            /* Those bound here go again: nothing changed. */
+            while (b->bound.n > before) {
+                b->bound.n--;
+                zmq_unbind(b->router, b->bound.v[b->bound.n]);
+                free(b->bound.v[b->bound.n]);
             }
-            vr_strs_free(&bound);
             return VR_ERROR;
         }
-        bound.v[bound.n++] = vr_strdup(ep);
+        b->bound.v[b->bound.n++] = vr_strdup(ep);
     }
-    for (size_t i = 0; i < b->bound.n; i++) {
-        if (!vr_strs_has(&bound, b->bound.v[i])) {
-            zmq_unbind(b->router, b->bound.v[i]);
-            vr_log_notice("unbound %s", b->bound.v[i]);
-        }
-    }
-    vr_strs_free(&b->bound);
-    b->bound = bound;
+    return VR_OK;
+}
 
+void
+vr_broker_abort(vr_broker_t *b)
+{
+    vr_broker_unbind_others(b, &b->conf->bind);
+}
+
+void
+vr_broker_commit(vr_broker_t *b, const vr_router_conf_t *conf,
+                 unsigned generation)
+{
+    int64_t hard_max;
+
+    vr_broker_unbind_others(b, &conf->bind);
     /* Frames up to twice max_message are read and refused with an
      * answer; beyond that ZeroMQ drops the connection unread. */
     hard_max = conf->max_message_bytes * 2 + 65536;
@@ -697,7 +723,6 @@ vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
     b->generation = generation;
     vr_client_caps_trim(&b->client_caps, (size_t) conf->max_capable_clients);
     vr_dealer_reconfigure(b);
-    return VR_OK;
 }
 
 /* CURVE on the ROUTER, and the ZAP handler that must exist before binds. */
@@ -753,11 +778,12 @@ vr_broker_new(void *zctx, vr_loop_t *loop, const vr_router_conf_t *conf,
                             (int) conf->heartbeat_timeout_ms,
                             "HEARTBEAT_TIMEOUT")
         || vr_broker_curve(b, conf) != VR_OK
-        || vr_broker_configure(b, conf, generation) != VR_OK)
+        || vr_broker_prepare(b, conf) != VR_OK)
     {
         vr_broker_destroy(&b);
         return NULL;
     }
+    vr_broker_commit(b, conf, generation);
     for (size_t i = 0; i < b->bound.n; i++) {
         vr_log_notice("broker listening on %s", b->bound.v[i]);
     }

@@ -5,7 +5,8 @@
  * queue per method and out to a dealer with free capacity; replies, stream
  * chunks and errors go back.  Every request ends in exactly one terminal
  * message (PROTOCOL.md B.2).  The broker outlives configuration cycles: a
- * reload hands it a new vr_router_conf_t and it carries on.
+ * reload hands it a new vr_router_conf_t (prepared, then committed) and it
+ * carries on.
  */
 #ifndef VR_BROKER_H
 #define VR_BROKER_H
@@ -61,6 +62,7 @@ typedef struct {
     vr_blocks_t services;           /* of vr_service_policy_t */
     vr_curve_conf_t curve;          /* router.curve */
     const char *bind_where;         /* "FILE:LINE:COL: \"router.bind\"" */
+    const char *curve_where;        /* of the server key, for a change */
 } vr_router_conf_t;
 
 extern vr_module_t vr_router_module;
@@ -207,15 +209,30 @@ vr_broker_t *vr_broker_new(void *zctx, vr_loop_t *loop,
                            const vr_router_conf_t *conf, unsigned generation);
 
 /*
- * Applies a new configuration: binds added endpoints first, then unbinds
- * removed ones; limits, timeouts and the CURVE allow-list apply from the
- * next event (connection) on, and the registered dealers' capacities are
- * computed again at once.  VR_ERROR (logged, nothing changed) when a new
- * endpoint cannot be bound, or when conf turns CURVE on or off or changes
- * the server key pair (that needs a restart).
+ * The first half of a reload (a module's init): checks that conf can
+ * apply and binds its endpoints that are not bound yet.  Nothing else
+ * changes: the configuration in force stays, and the endpoints conf
+ * drops stay bound.  VR_ERROR (logged, nothing bound) when an endpoint
+ * cannot be bound, or when conf turns CURVE on or off or changes the
+ * server key pair (that needs a restart).
  */
-int vr_broker_configure(vr_broker_t *b, const vr_router_conf_t *conf,
-                        unsigned generation);
+int vr_broker_prepare(vr_broker_t *b, const vr_router_conf_t *conf);
+
+/*
+ * The second half (a module's commit): puts conf in force.  Unbinds the
+ * endpoints conf does not list; limits, timeouts and the CURVE
+ * allow-list apply from the next event (connection) on, and the
+ * registered dealers' capacities are computed again at once.  conf must
+ * have been prepared.  Cannot fail.
+ */
+void vr_broker_commit(vr_broker_t *b, const vr_router_conf_t *conf,
+                      unsigned generation);
+
+/*
+ * Undoes vr_broker_prepare() of a refused reload: unbinds what it bound;
+ * the configuration in force never changed.
+ */
+void vr_broker_abort(vr_broker_t *b);
 
 /*
  * Starts draining: new calls end with `shutting_down` at once; queued and

@@ -64,17 +64,29 @@ vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark)
 const char *
 vr_conf_where(vr_conf_t *cf, const char *path)
 {
-    char text[1024];
+    yaml_mark_t mark = { 0, 0, 0 };
+    char        text[1024], key[256];
+    size_t      len = strlen(path);
 
-    snprintf(text, sizeof(text), "%s: \"%s\"", cf->file, path);
-    for (size_t i = 0; i < cf->nmarks; i++) {
-        if (strcmp(cf->marks[i].path, path) == 0) {
-            snprintf(text, sizeof(text), "%s:%zu:%zu: \"%s\"", cf->file,
-                     cf->marks[i].mark.line + 1, cf->marks[i].mark.column + 1,
-                     path);
-            break;
+    /* The key, else the nearest block around it that the file sets. */
+    while (len > 0) {
+        snprintf(key, sizeof(key), "%.*s", (int) len, path);
+        for (size_t i = 0; i < cf->nmarks; i++) {
+            if (strcmp(cf->marks[i].path, key) == 0) {
+                mark = cf->marks[i].mark;
+                goto found;
+            }
+        }
+        while (len > 0 && path[len - 1] != '.') {
+            len--;
+        }
+        if (len > 0) {
+            len--;                  /* the dot: the block around */
         }
     }
+found:
+    snprintf(text, sizeof(text), "%s:%zu:%zu: \"%s\"", cf->file,
+             mark.line + 1, mark.column + 1, path);
     return vr_pool_strdup(cf->pool, text);
 }
 

@@ -111,10 +111,11 @@ int vr_conf_error_at(vr_conf_t *cf, const char *path, const char *fmt, ...)
 void vr_conf_remember(vr_conf_t *cf, const char *path, yaml_mark_t mark);
 
 /*
- * "FILE:LINE:COL: \"path\"" for key path `path` ("FILE: \"path\"" when it
- * was not in the file), in cf's pool: for messages about a value that
- * init() cannot put in force (a port that cannot be bound), which come
- * after parsing.
+ * "FILE:LINE:COL: \"path\"" for key path `path`, in cf's pool: for
+ * messages about a value that init() cannot put in force (a port that
+ * cannot be bound, a file that cannot be opened), which come after
+ * parsing.  A key the file does not set (a default) is placed at the
+ * nearest block around it that the file sets, else at 1:1.
  */
 const char *vr_conf_where(vr_conf_t *cf, const char *path);
 

@@ -130,21 +130,25 @@ vr_cycle_load(const char *name, const char *text, char **error)
 int
 vr_cycle_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
-    for (vr_module_t **m = vr_modules; *m != NULL; m++) {
-        if ((*m)->init == NULL || (*m)->init(cycle, old) == VR_OK) {
-            continue;
+    vr_module_t **m;
+
+    for (m = vr_modules; *m != NULL; m++) {
+        if ((*m)->init != NULL && (*m)->init(cycle, old) != VR_OK) {
+            break;
         }
-        if (old != NULL) {
-            /* A reload: what the modules before hold lives on; the caller
-             * puts the old configuration back in force. */
-            return VR_ERROR;
-        }
+    }
+    if (*m != NULL) {
         while (m-- != vr_modules) {
-            if ((*m)->exit != NULL) {
-                (*m)->exit(cycle);
+            if ((*m)->abort != NULL) {
+                (*m)->abort(cycle, old);
             }
         }
         return VR_ERROR;
+    }
+    for (m = vr_modules; *m != NULL; m++) {
+        if ((*m)->commit != NULL) {
+            (*m)->commit(cycle, old);
+        }
     }
     return VR_OK;
 }

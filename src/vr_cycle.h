@@ -4,7 +4,9 @@
  * A cycle holds each module's conf, parsed and checked, in a pool of its
  * own.  Start-up loads one; a reload builds a new one beside the running
  * one and swaps only when everything in it is good (the old one goes on
- * serving otherwise).  Long-lived state (the loop, the ZeroMQ context, the
+ * serving otherwise): first every module acquires what the new cycle
+ * needs, then, only when all of them could, every module switches to it
+ * (see vr_module.h).  Long-lived state (the loop, the ZeroMQ context, the
  * broker) is shared by every cycle and outlives them.
  */
 #ifndef VR_CYCLE_H
@@ -38,13 +40,12 @@ struct vr_cycle_s {
 vr_cycle_t *vr_cycle_load(const char *name, const char *text, char **error);
 
 /*
- * Runs every module's init(cycle, old) in order; VR_ERROR (logged by the
- * module) when one fails.  At start (old NULL) the modules initialised so
- * far are then exited.  On a reload nothing is exited (modules own state
- * that outlives cycles): the caller runs vr_cycle_init(old, old) to put
- * the old configuration back.  Modules that can fail (they bind, listen or
- * open files) come first in vr_modules[], so that a failure leaves the
- * others untouched.
+ * Puts cycle in force, in place of old (NULL at start): every module's
+ * init (in vr_modules[] order), then, when all succeeded, every module's
+ * commit (same order), and VR_OK.  When one init fails (it logs why) the
+ * modules initialised before it are aborted, in reverse order, and
+ * VR_ERROR: old stays in force exactly as it was, and nothing outside
+ * cycle refers to cycle (the caller destroys it).
  */
 int vr_cycle_init(vr_cycle_t *cycle, vr_cycle_t *old);
 

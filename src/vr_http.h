@@ -59,6 +59,7 @@ typedef struct {
     vr_msec_t   retry_ms;
     vr_strs_t   cors_origins;
     char       *access_log;
+    const char *access_log_where;   /* "FILE:LINE:COL: \"http.access_log\"" */
     vr_msec_t   drain_timeout_ms;
 } vr_http_conf_t;
 

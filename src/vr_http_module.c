@@ -7,7 +7,8 @@
  * (http.listen), HTTPS (http.tls.listen) or admin (http.admin_listen, the
  * only one to serve admin routes when it is set).  A reload keeps the
  * daemons whose address, role and certificate stay, starts the new ones
- * first and only then stops the ones that went away.  A daemon whose
+ * first (init) and stops the ones that went away only once every module
+ * accepted the reload (commit).  A daemon whose
  * address stays but whose certificate (or role) changed is handed over:
  * the new daemon takes a duplicate of its listening socket, the old one
  * stops accepting and drains, so no connection is refused meanwhile.
@@ -435,29 +436,51 @@ vr_http_find_listener(const char *addr)
     return NULL;
 }
 
+/*
+ * The descriptor of conf's access log in *fd: a file opened for append,
+ * STDERR_FILENO, or -1 when it is off.  VR_ERROR (logged) when the file
+ * cannot be opened.
+ */
+static int
+vr_http_access_log_fd(const vr_http_conf_t *conf, int *fd)
+{
+    if (strcmp(conf->access_log, "off") == 0) {
+        *fd = -1;
+    } else if (strcmp(conf->access_log, "stderr") == 0) {
+        *fd = STDERR_FILENO;
+    } else {
+        *fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                   0644);
+        if (*fd < 0) {
+            vr_log_error("%s cannot open \"%s\": %s",
+                         conf->access_log_where, conf->access_log,
+                         strerror(errno));
+            return VR_ERROR;
+        }
+    }
+    return VR_OK;
+}
+
+/* Writes the access log to fd from now on (the lines so far to the old). */
+static void
+vr_http_use_access_log(int fd)
+{
+    vr_http_flush_access_log();
+    if (vr_http_srv.access_fd > STDERR_FILENO) {
+        close(vr_http_srv.access_fd);
+    }
+    vr_http_srv.access_fd = fd;
+}
+
 static int
 vr_http_open_access_log(const vr_http_conf_t *conf)
 {
     int fd;
 
-    if (strcmp(conf->access_log, "off") == 0) {
-        fd = -1;
-    } else if (strcmp(conf->access_log, "stderr") == 0) {
-        fd = STDERR_FILENO;
-    } else {
-        fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                  0644);
-        if (fd < 0) {
-            vr_log_error("cannot open http.access_log \"%s\": %s",
-                         conf->access_log, strerror(errno));
-            return VR_ERROR;
-        }
+    if (vr_http_access_log_fd(conf, &fd) != VR_OK) {
+        return VR_ERROR;
     }
-    vr_http_flush_access_log();     /* the old lines to the old file */
-    if (vr_http_srv.access_fd > STDERR_FILENO) {
-        close(vr_http_srv.access_fd);
-    }
-    vr_http_srv.access_fd = fd;
+    vr_http_use_access_log(fd);
     return VR_OK;
 }
 
@@ -556,30 +579,44 @@ vr_http_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
     for (int role = 0; role < VR_HTTP_NROLES; role++) {
         conf->where[role] = vr_conf_where(cf, vr_http_role_keys[role]);
     }
+    conf->access_log_where = vr_conf_where(cf, "http.access_log");
     if (vr_http_check_roles(cf, conf) != VR_OK) {
         return VR_ERROR;
     }
     return vr_http_tls_load(cf, &conf->tls);
 }
 
+/* What init opened for the cycle being put in force. */
+static struct {
+    vr_http_listener_t *fresh;      /* new listeners, not accepting yet */
+    int                 access_fd;  /* the access log */
+} vr_http_next = { NULL, -1 };
+
+static void
+vr_http_stop_fresh(void)
+{
+    vr_http_listener_t *l, *next;
+
+    for (l = vr_http_next.fresh; l != NULL; l = next) {
+        next = l->next;
+        vr_http_listener_stop(l);
+    }
+    vr_http_next.fresh = NULL;
+}
+
 static int
 vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_http_conf_t     *conf = vr_cycle_conf(cycle, vr_http_module);
-    vr_http_listener_t *fresh = NULL, *l, *next;
+    vr_http_listener_t *l;
 
     if (old == NULL) {
-        static const vr_loop_hook_t hook = { vr_http_prepare, vr_http_run,
-                                             &vr_http_srv };
         vr_http_srv.loop = cycle->loop;
         vr_http_srv.access_fd = -1;
-        vr_loop_add_hook(cycle->loop, &hook);
-        vr_http_collect_routes();
     }
-    vr_http_srv.broker = cycle->broker;
-    /* New listeners first: a failure leaves the running ones alone.  One
-     * whose address stays but whose role or certificate changed takes
-     * over the socket of the running one. */
+    /* New listeners first, beside the running ones, which the commit
+     * retires.  One whose address stays but whose role or certificate
+     * changed takes over the socket of the running one. */
     for (int role = 0; role < VR_HTTP_NROLES; role++) {
         const vr_strs_t *addrs = vr_http_addrs(conf, (vr_http_role_t) role);
 
@@ -595,15 +632,35 @@ vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
             if (vr_http_listener_start(l, conf, running) != VR_OK) {
                 free(l->addr);
                 free(l);
-                goto failed;
+                vr_http_stop_fresh();
+                return VR_ERROR;
             }
-            l->next = fresh;
-            fresh = l;
+            l->next = vr_http_next.fresh;
+            vr_http_next.fresh = l;
         }
     }
-    if (vr_http_open_access_log(conf) != VR_OK) {
-        goto failed;
+    if (vr_http_access_log_fd(conf, &vr_http_next.access_fd) != VR_OK) {
+        vr_http_stop_fresh();
+        return VR_ERROR;
     }
+    return VR_OK;
+}
+
+static void
+vr_http_commit(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_http_conf_t     *conf = vr_cycle_conf(cycle, vr_http_module);
+    vr_http_listener_t *l, *next;
+
+    if (old == NULL) {
+        static const vr_loop_hook_t hook = { vr_http_prepare, vr_http_run,
+                                             &vr_http_srv };
+        vr_loop_add_hook(cycle->loop, &hook);
+        vr_http_collect_routes();
+    }
+    vr_http_srv.broker = cycle->broker;
+    vr_http_use_access_log(vr_http_next.access_fd);
+    vr_http_next.access_fd = -1;
     /* Those that went away or were handed over stop accepting and drain. */
     for (l = vr_http_srv.listeners; l != NULL; l = l->next) {
         if (!l->retiring && !vr_http_listener_fits(l, conf)) {
@@ -611,20 +668,23 @@ vr_http_init(vr_cycle_t *cycle, vr_cycle_t *old)
                                     vr_http_listed_anywhere(conf, l->addr));
         }
     }
-    for (l = fresh; l != NULL; l = next) {
+    for (l = vr_http_next.fresh; l != NULL; l = next) {
         next = l->next;
         l->next = vr_http_srv.listeners;
         vr_http_srv.listeners = l;
     }
+    vr_http_next.fresh = NULL;
     vr_http_srv.conf = conf;
-    return VR_OK;
+}
 
-failed:
-    for (l = fresh; l != NULL; l = next) {
-        next = l->next;
-        vr_http_listener_stop(l);
+static void
+vr_http_abort(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_http_stop_fresh();
+    if (vr_http_next.access_fd > STDERR_FILENO) {
+        close(vr_http_next.access_fd);
     }
-    return VR_ERROR;
+    vr_http_next.access_fd = -1;
 }
 
 static void
@@ -655,5 +715,7 @@ vr_module_t vr_http_module = {
     .conf_size = sizeof(vr_http_conf_t),
     .init_conf = vr_http_init_conf,
     .init = vr_http_init,
+    .commit = vr_http_commit,
+    .abort = vr_http_abort,
     .exit = vr_http_exit,
 };

@@ -143,27 +143,37 @@ vr_log_limit_pass(vr_log_limit_t *ll, int level)
 }
 
 int
+vr_log_open_file(const char *path)
+{
+    if (path == NULL || strcmp(path, "stderr") == 0) {
+        return STDERR_FILENO;
+    }
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+void
+vr_log_use(int fd, const char *path)
+{
+    char *copy = fd != STDERR_FILENO ? vr_strdup(path) : NULL;
+
+    if (vr_log_fd != STDERR_FILENO && vr_log_fd != fd) {
+        close(vr_log_fd);
+    }
+    vr_log_fd = fd;
+    free(vr_log_path);
+    vr_log_path = copy;
+}
+
+int
 vr_log_open(const char *path)
 {
-    int fd;
+    int fd = vr_log_open_file(path);
 
-    if (path == NULL || strcmp(path, "stderr") == 0) {
-        vr_log_close();
-        return VR_OK;
-    }
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         vr_log_error("cannot open log file \"%s\": %s", path, strerror(errno));
         return VR_ERROR;
     }
-    if (vr_log_fd != STDERR_FILENO) {
-        close(vr_log_fd);
-    }
-    vr_log_fd = fd;
-    if (vr_log_path != path) {
-        free(vr_log_path);
-        vr_log_path = vr_strdup(path);
-    }
+    vr_log_use(fd, path);
     return VR_OK;
 }
 

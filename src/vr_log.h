@@ -72,6 +72,20 @@ bool vr_log_limit_pass(vr_log_limit_t *ll, int level);
  */
 int vr_log_open(const char *path);
 
+/*
+ * Opens path for the log without writing there yet (a reload opens the
+ * new file before it knows that it keeps it): the descriptor,
+ * STDERR_FILENO for "stderr" or NULL, or -1 with errno set.
+ */
+int vr_log_open_file(const char *path);
+
+/*
+ * Sends the log to fd (from vr_log_open_file(path)) from now on and
+ * closes the file it went to before; path is what vr_log_reopen() opens
+ * again.
+ */
+void vr_log_use(int fd, const char *path);
+
 /* Reopens the current log file (after rotation; SIGUSR1). */
 int vr_log_reopen(void);
 

@@ -3,7 +3,10 @@
  * error log.
  */
 #include "config.h"
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "vr_core.h"
 #include "vr_cycle.h"
@@ -11,8 +14,9 @@
 #include "vr_module.h"
 
 typedef struct {
-    int     level;
-    char   *file;
+    int          level;
+    char        *file;
+    const char  *file_where;        /* "FILE:LINE:COL: \"log.file\"" */
 } vr_log_conf_t;
 
 static const vr_directive_t vr_log_directives[] = {
@@ -27,21 +31,67 @@ static const vr_directive_t vr_log_directives[] = {
 
 extern vr_module_t vr_log_module;
 
+/* The destination of the cycle being put in force, opened by init. */
+static int vr_log_next_fd = -1;
+
+static void vr_log_commit(vr_cycle_t *cycle, vr_cycle_t *old);
+
+static int
+vr_log_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
+{
+    vr_log_conf_t *conf = data;
+
+    conf->file_where = vr_conf_where(cf, "log.file");
+    return VR_OK;
+}
+
 static int
 vr_log_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_log_conf_t *conf = vr_cycle_conf(cycle, vr_log_module);
 
-    if (vr_log_open(conf->file) != VR_OK) {
+    vr_log_next_fd = vr_log_open_file(conf->file);
+    if (vr_log_next_fd < 0) {
+        vr_log_error("%s cannot open \"%s\": %s", conf->file_where,
+                     conf->file, strerror(errno));
         return VR_ERROR;
     }
-    vr_log_level = vr_log_force_debug ? VR_LOG_DEBUG : conf->level;
+    if (old == NULL) {
+        /* At start there is no log to keep: the other modules' lines
+         * go to the file from the beginning. */
+        vr_log_commit(cycle, old);
+    }
     return VR_OK;
+}
+
+static void
+vr_log_commit(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_log_conf_t *conf = vr_cycle_conf(cycle, vr_log_module);
+
+    if (vr_log_next_fd < 0) {
+        return;                     /* at start: in force since init */
+    }
+    vr_log_use(vr_log_next_fd, conf->file);
+    vr_log_next_fd = -1;
+    vr_log_level = vr_log_force_debug ? VR_LOG_DEBUG : conf->level;
+}
+
+static void
+vr_log_abort(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    if (vr_log_next_fd > STDERR_FILENO) {
+        close(vr_log_next_fd);
+    }
+    vr_log_next_fd = -1;
 }
 
 vr_module_t vr_log_module = {
     .name = "log",
     .directives = vr_log_directives,
     .conf_size = sizeof(vr_log_conf_t),
+    .init_conf = vr_log_init_conf,
     .init = vr_log_init,
+    .commit = vr_log_commit,
+    .abort = vr_log_abort,
 };

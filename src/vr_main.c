@@ -74,8 +74,7 @@ vr_main_reload(vr_main_t *m)
         vr_log_error("reload failed, the running configuration stays: %s",
                      why);
         vr_process_reloaded(old->generation, why);
-        vr_cycle_init(old, old);
-        vr_cycle_destroy(&cycle);
+        vr_cycle_destroy(&cycle);       /* nothing refers to it */
         vr_process_notify("READY=1");
         return;
     }
@@ -122,7 +121,8 @@ vr_main_drain(vr_main_t *m)
 
 /*
  * Signals are read in a batch and acted on once: a burst of SIGHUPs is one
- * reload (of the file as it is now).
+ * reload (of the file as it is now).  A gateway that stops (drains)
+ * reloads no more: a SIGHUP then is logged as ignored.
  */
 static void
 vr_main_on_signal(void *data, short revents)
@@ -151,6 +151,11 @@ vr_main_on_signal(void *data, short revents)
             break;
         }
     }
+    if (reload && (fast || drain || m->draining)) {
+        vr_log_warn("SIGHUP ignored: the gateway is stopping, the "
+                    "configuration in force stays until it exits");
+        reload = false;
+    }
     if (reopen) {
         vr_log_notice("SIGUSR1: reopening log files");
         vr_log_reopen();
@@ -168,7 +173,7 @@ vr_main_on_signal(void *data, short revents)
         vr_main_drain(m);
         return;
     }
-    if (reload && !m->draining) {
+    if (reload) {
         vr_main_reload(m);
     }
 }

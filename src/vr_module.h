@@ -25,14 +25,32 @@ struct vr_module_s {
     int   (*init_conf)(vr_conf_t *cf, vr_cycle_t *cycle, void *conf);
 
     /*
-     * Opens what the new cycle needs or inherits it from old (NULL at
-     * start).  Runs after every module's init_conf succeeded.  On VR_ERROR
-     * (logged) the new cycle is abandoned and exit runs for the modules
-     * initialised so far.
+     * The three phases of putting a cycle in force (vr_cycle_init), at
+     * start (old NULL) and at every reload:
+     *
+     * init    acquires what the new cycle needs that can fail: binds,
+     *         listens, opens files.  It changes nothing the running
+     *         cycle uses (an endpoint or a listener the new cycle drops
+     *         stays open) and keeps no pointer into cycle anywhere that
+     *         outlives it.  On VR_ERROR (logged, "FILE:LINE:COL: \"key\"
+     *         ..." when a key is to blame) it has released what it
+     *         acquired itself.
+     * commit  puts the cycle in force once every module's init succeeded:
+     *         switches to cycle's configuration and releases what only
+     *         old used.  Cannot fail.
+     * abort   undoes init when a later module's init failed: releases
+     *         what init acquired for cycle, and old stays in force as if
+     *         the cycle had never been tried.  Cannot fail.
+     *
+     * Each may be NULL.  A module whose init acquires something has an
+     * abort; a module that only switches to the new configuration does
+     * so in commit and has no init.
      */
     int   (*init)(vr_cycle_t *cycle, vr_cycle_t *old);
+    void  (*commit)(vr_cycle_t *cycle, vr_cycle_t *old);
+    void  (*abort)(vr_cycle_t *cycle, vr_cycle_t *old);
 
-    /* Releases what init opened and the new cycle did not inherit. */
+    /* At stop, after the last commit: releases what the module holds. */
     void  (*exit)(vr_cycle_t *cycle);
 
     size_t                 index;       /* slot in cycle->conf, set at start */

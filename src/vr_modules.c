@@ -1,7 +1,7 @@
 /*
- * vr_modules.c: the list of every module, in initialisation order: the
- * log first (so that the others can report), then those that may fail
- * (bind, listen), then the ones that hook into the broker.
+ * vr_modules.c: the list of every module, in the order of their init and
+ * commit (exit runs in reverse): the log first (so that the others can
+ * report), the router before the modules that hook into its broker.
  */
 #include "config.h"
 #include "vr_core.h"
@@ -21,13 +21,10 @@ extern vr_module_t vr_workers_module;
 extern vr_module_t vr_ctl_module;
 
 vr_module_t *vr_modules[] = {
-    /* Those that can fail a reload (files, binds, listeners) first: a
-     * failure then leaves the others as they were. */
     &vr_log_module,
     &vr_process_module,
     &vr_router_module,      /* creates the broker the others hook into */
     &vr_http_module,        /* routes of every module are static tables */
-    /* Those that cannot fail. */
     &vr_auth_module,
     &vr_invoke_module,
     &vr_jobs_module,

@@ -3,7 +3,8 @@
  * (see vr_process.h).
  *
  * The pid file is written when the first cycle starts and removed at
- * exit; a reload that changes its path moves it.
+ * exit; a reload that changes its path writes the new one first and
+ * removes the old one once the reload is in force.
  */
 #include "config.h"
 #include <errno.h>
@@ -26,6 +27,8 @@
 vr_process_info_t vr_process;
 
 static char *vr_process_pid_path;       /* the pid file written, if any */
+static char *vr_process_next_pid_path;  /* written by init for the cycle
+                                           being put in force */
 
 static const vr_directive_t vr_process_directives[] = {
     { "pid_file", VR_CONF_RELOAD, "path", "\"\"", vr_conf_set_str,
@@ -139,24 +142,37 @@ vr_process_remove_pid(void)
     }
 }
 
+/* Writes this process's pid to conf's pid file; VR_ERROR (logged). */
 static int
-vr_process_write_pid(const char *path)
+vr_process_write_pid(const vr_process_conf_t *conf)
 {
     char buf[32];
     int  fd, n;
 
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(conf->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
+                     conf->pid_file, strerror(errno));
         return VR_ERROR;
     }
     n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
     if (write(fd, buf, (size_t) n) != n) {
-        vr_log_error("cannot write pid file %s: %s", path, strerror(errno));
+        vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
+                     conf->pid_file, strerror(errno));
         close(fd);
+        unlink(conf->pid_file);
         return VR_ERROR;
     }
     close(fd);
+    return VR_OK;
+}
+
+static int
+vr_process_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
+{
+    vr_process_conf_t *conf = data;
+
+    conf->pid_file_where = vr_conf_where(cf, "process.pid_file");
     return VR_OK;
 }
 
@@ -165,26 +181,44 @@ vr_process_init(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
 
+    if (conf->pid_file[0] == '\0'
+        || (vr_process_pid_path != NULL
+            && strcmp(vr_process_pid_path, conf->pid_file) == 0))
+    {
+        return VR_OK;
+    }
+    if (vr_process_write_pid(conf) != VR_OK) {
+        return VR_ERROR;
+    }
+    vr_process_next_pid_path = vr_strdup(conf->pid_file);
+    return VR_OK;
+}
+
+static void
+vr_process_commit(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
+
     if (old == NULL) {
         vr_process.started_wall_ms = vr_wall_ms();
         vr_process.generation = cycle->generation;
     }
     vr_process.conf_file = cycle->conf_file;
-    if (vr_process_pid_path != NULL && conf->pid_file[0] != '\0'
-        && strcmp(vr_process_pid_path, conf->pid_file) == 0)
-    {
-        return VR_OK;
+    if (vr_process_next_pid_path != NULL || conf->pid_file[0] == '\0') {
+        vr_process_remove_pid();            /* moved, or none any more */
+        vr_process_pid_path = vr_process_next_pid_path;
+        vr_process_next_pid_path = NULL;
     }
-    if (conf->pid_file[0] != '\0'
-        && vr_process_write_pid(conf->pid_file) != VR_OK)
-    {
-        return VR_ERROR;
+}
+
+static void
+vr_process_abort(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    if (vr_process_next_pid_path != NULL) {
+        unlink(vr_process_next_pid_path);
+        free(vr_process_next_pid_path);
+        vr_process_next_pid_path = NULL;
     }
-    vr_process_remove_pid();
-    if (conf->pid_file[0] != '\0') {
-        vr_process_pid_path = vr_strdup(conf->pid_file);
-    }
-    return VR_OK;
 }
 
 static void
@@ -197,6 +231,9 @@ vr_module_t vr_process_module = {
     .name = "process",
     .directives = vr_process_directives,
     .conf_size = sizeof(vr_process_conf_t),
+    .init_conf = vr_process_init_conf,
     .init = vr_process_init,
+    .commit = vr_process_commit,
+    .abort = vr_process_abort,
     .exit = vr_process_exit,
 };

@@ -13,6 +13,7 @@
 typedef struct {
     char       *pid_file;           /* "" : none */
     vr_msec_t   drain_timeout_ms;
+    const char *pid_file_where;     /* "FILE:LINE:COL: \"process.pid_file\"" */
 } vr_process_conf_t;
 
 typedef struct {

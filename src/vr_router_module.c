@@ -1,7 +1,8 @@
 /*
  * vr_router_module.c: the "router:" section and the broker's place in a
  * cycle.  The first cycle creates the broker; every later one hands it
- * its new configuration (the ROUTER socket and all dealers stay).
+ * its new configuration (the ROUTER socket and all dealers stay): new
+ * endpoints are bound in init, removed ones unbound only at commit.
  */
 #include "config.h"
 #include <stddef.h>
@@ -113,6 +114,11 @@ vr_router_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
     vr_router_conf_t *conf = data;
 
     conf->bind_where = vr_conf_where(cf, "router.bind");
+    conf->curve_where = vr_conf_where(
+        cf, vr_conf_is_set(cf, "router.curve.key_file")
+            ? "router.curve.key_file"
+            : vr_conf_is_set(cf, "router.curve.secret_key")
+              ? "router.curve.secret_key" : "router.curve");
     if (conf->busy_timeout_ms < conf->heartbeat_timeout_ms) {
         if (!vr_conf_is_set(cf, "router.busy_timeout")) {
             /* Only the default is shorter: it follows the idle limit. */
@@ -133,11 +139,31 @@ vr_router_init(vr_cycle_t *cycle, vr_cycle_t *old)
 
     if (old != NULL) {
         cycle->broker = old->broker;
-        return vr_broker_configure(cycle->broker, conf, cycle->generation);
+        return vr_broker_prepare(cycle->broker, conf);
     }
     cycle->broker = vr_broker_new(cycle->zctx, cycle->loop, conf,
                                   cycle->generation);
     return cycle->broker != NULL ? VR_OK : VR_ERROR;
+}
+
+static void
+vr_router_commit(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    if (old != NULL) {
+        vr_broker_commit(cycle->broker,
+                         vr_cycle_conf(cycle, vr_router_module),
+                         cycle->generation);
+    }
+}
+
+static void
+vr_router_abort(vr_cycle_t *cycle, vr_cycle_t *old)
+{
+    if (old != NULL) {
+        vr_broker_abort(cycle->broker);
+    } else {
+        vr_broker_destroy(&cycle->broker);
+    }
 }
 
 vr_module_t vr_router_module = {
@@ -146,4 +172,6 @@ vr_module_t vr_router_module = {
     .conf_size = sizeof(vr_router_conf_t),
     .init_conf = vr_router_init_conf,
     .init = vr_router_init,
+    .commit = vr_router_commit,
+    .abort = vr_router_abort,
 };

@@ -2,10 +2,10 @@
 # router.curve and its checks: the allow-list changes with a reload and
 # applies to new connections (open ones stay), and so do the certificates
 # in allow_dir, read again on each reload; a reload that changes the
-# server key, turns CURVE off or names a bad file is refused and the
-# running list stays; `voidrail -t` names the key of a bad value; a
-# secret_key shows only as a digest in -T; CURVE without an allow-list
-# lets any key in and warns at start.
+# server key, turns CURVE off or names a bad file is refused (logged with
+# FILE:LINE:COL and the key) and the running list stays; `voidrail -t`
+# names the key of a bad value; a secret_key shows only as a digest in
+# -T; CURVE without an allow-list lets any key in and warns at start.
 import copy, hashlib, os, re, sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -91,8 +91,12 @@ for what, change, pattern in (
                                     "key_file": os.path.join(tmp, "none")},
          r"router\.curve\.key_file.*cannot read"),
         ("a new server key", {"secret_key": curve_keys()[1]},
+         "^" + re.escape(gw.config_path) + r":\d+:\d+: \"router\.curve\."
+         r"secret_key\" turning CURVE on or off or changing the server key "
          r"needs a restart"),
-        ("CURVE off", {"secret_key": None, "allow": None}, r"needs a restart")):
+        ("CURVE off", {"secret_key": None, "allow": None},
+         "^" + re.escape(gw.config_path) + r":\d+:\d+: \"router\.curve\" "
+         r"turning CURVE on or off .* needs a restart")):
     last = gw.reload(conf_with(**dict({"allow": [admin[0], b[0]]}, **change)))
     is_(last and last.get("ok"), False, "%s: the reload is refused" % what)
     like(last and last.get("error"), pattern, "%s: the error says why" % what)

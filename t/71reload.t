@@ -8,7 +8,8 @@
 # success; /metrics has voidrail_config_generation, _reloads_total and
 # _reload_failures_total.  Refused: a YAML syntax error, a bad value, a
 # file that cannot be read, an http.listen address or a router.bind
-# endpoint that another socket holds; a refused reload leaves a client
+# endpoint that another socket holds, a log.file, process.pid_file or
+# http.access_log that cannot be opened; a refused reload leaves a client
 # that had logged in logged in, and the pid file in place.  (`voidrail -s
 # reload` with a bad file says so itself and signals nothing.)  A burst of
 # SIGHUPs is one reload (or a few) of the file as it is at the end.
@@ -170,6 +171,24 @@ is_(gw.gateway().get("bind"), [gw.endpoint],
 client._authenticate()     # (so that this checks router.bind alone)
 is_(invoke("RefService.echo", "still"), ["still"],
     "a client on it still gets answers from its dealer")
+
+# Files the new configuration names that cannot be opened.
+missing = os.path.join(tempdir(), "no-such-dir")
+for what, section, key in (("a log.file", "log", "file"),
+                           ("a process.pid_file", "process", "pid_file"),
+                           ("an http.access_log", "http", "access_log")):
+    target = os.path.join(missing, "71-" + key)
+    changed = conf("key-71-two")
+    changed.setdefault(section, {})[key] = target
+    text = to_yaml(gw.full_config(changed)) + "\n"
+    where = (re.escape(path) + r":%d:%d: " % place_of(text, target)
+             + r"\"%s\.%s\" cannot (open|write) \"%s\": No such file or "
+             r"directory" % (section, key, re.escape(target)))
+    refused("%s that cannot be opened" % what, text, where,
+            status_pattern="^" + where)
+    if section == "http":
+        r = gw.get("/healthz")
+        is_(r and r.status, 200, "the running HTTP address still answers")
 
 # `voidrail -s reload` reads the file to find the pid file: a bad one is
 # reported by the command itself, and the gateway is left alone.

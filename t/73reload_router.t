@@ -9,7 +9,9 @@
 # router.no_service_wait (a call for a method nobody offers waits for a
 # dealer), router.methods.<glob>.max_queue (queue_full) and max_attempts
 # (a call whose dealer is lost goes to another), router.probe_interval
-# (a busy dealer gets heartbeat_acks), router.heartbeat_timeout and
+# (a busy dealer gets heartbeat_acks), router.max_capable_clients (the
+# clients whose announced request_id_errors are remembered: trimmed to the
+# ones seen last, then bounded), router.heartbeat_timeout and
 # busy_timeout (a silent dealer expires sooner, a busy one later).
 import os, sys, time
 sys.dont_write_bytecode = True
@@ -203,6 +205,57 @@ ok(again is not None and again.request_id == rid,
 if again is not None:
     answer(other, again, 2)
 is_(box.get(rid), "reply", "which answers it")
+
+# -- router.max_capable_clients --
+caps = raw_dealer("Caps")
+
+
+def capable_client(name):
+    """A client logged in announcing request_id_errors (as libvoidrail)."""
+    c = RawPeer(gw.endpoint, identity="client-73caps-%s" % name)
+    login(c)
+    return c
+
+
+def login(c):
+    c.send(["auth", {"api_key": None, "client_id": c.identity.decode(),
+                     "capabilities": ["request_id_errors"]}])
+    is_(c.recv_json()[0], "auth_ack", "%s logs in announcing "
+        "request_id_errors" % c.identity.decode())
+
+
+def named(*clients):
+    """For each client: does a dealer's error without a request_id (a
+    Python dealer's) reach it with its request_id added?"""
+    out = []
+    for c in clients:
+        rid = c.call("Caps.m")
+        got = caps.expect_call(3)
+        if got is not None:
+            caps.reply(got.cid, {"type": "error", "error": "kaputt"})
+        body = loads((c.recv(3) or [b"", b"null"])[-1]) or {}
+        out.append(body.get("request_id") == rid if body.get("error")
+                   == "kaputt" else None)
+    return out
+
+
+c1, c2, c3 = [capable_client(n) for n in ("1", "2", "3")]
+is_(named(c1, c2, c3), [True, True, True], "max_capable_clients 100000: "
+    "all three are remembered")
+ok(reload(max_capable_clients=1), "reload: router.max_capable_clients 1")
+is_(named(c1, c2, c3), [False, False, True],
+    "only the one seen last is remembered")
+ok(reload(max_capable_clients=2), "reload: router.max_capable_clients 2")
+login(c1)
+is_(named(c1, c2, c3), [True, False, True],
+    "a client that logs in again is remembered beside it")
+login(c2)
+is_(named(c1, c2, c3), [False, True, True],
+    "a third one makes the one seen least recently forgotten")
+ok(reload(max_capable_clients=0), "reload: router.max_capable_clients 0")
+is_(named(c1, c2, c3), [False, False, False], "none is remembered")
+login(c1)
+is_(named(c1), [False], "not even one that logs in again")
 
 # -- router.heartbeat_timeout and busy_timeout --
 quiet = raw_dealer("Quiet")

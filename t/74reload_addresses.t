@@ -7,8 +7,10 @@
 # a dealer on a remaining endpoint goes on serving, never registering
 # again.  New addresses are opened before old ones are closed: a reload
 # whose only new address cannot be opened is refused and the old address
-# keeps working.
-import json, os, socket, sys, time
+# keeps working; a reload that removes an endpoint and is refused for
+# another reason (an http.listen address that is taken) keeps it, and the
+# peers connected to it stay connected and served.
+import json, os, re, socket, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -109,6 +111,41 @@ ok(second.wait_event("register_ack"), "a dealer on E2 registers")
 c1 = PyClient(E1).connect()
 is_(c1.invoke("Second.echo", "via E1"), ["via E1"],
     "a client on E1 reaches it")
+c1_raw = RawPeer(E1, identity="client-74")
+
+# A reload that drops E2 and is refused for another reason (an
+# http.listen address another socket holds) keeps E2 and its connections.
+watched = RawPeer(E2, identity="Watched-00000074").watch()
+watched.register(group="Watched", methods=("m",))
+is_(watched.recv(), [b"register_ack", b""],
+    "another dealer on E2 registers (its connection watched)")
+failures = gw.gateway().get("reload_failures")
+held = held_port()
+last = gw.reload(dict(conf, router={"bind": [E1]}, http=dict(
+    conf["http"], listen=["127.0.0.1:%d" % B, "127.0.0.1:%d" % held])))
+is_(last and last.get("ok"), False, "reload: router.bind [E1] (E2 removed) "
+    "and an http.listen address another socket holds: refused")
+like(last and last.get("error"), "^" + re.escape(gw.config_path)
+     + r":\d+:\d+: \"http\.listen\" cannot listen for HTTP on "
+     r"127\.0\.0\.1:%d" % held, "the error names the file, line and column")
+is_(gw.gateway().get("reload_failures"), failures + 1,
+    "/status.json counts the failure")
+is_(gw.gateway().get("bind"), [E1, E2], "/status.json still says bind "
+    "[E1, E2]")
+is_(watched.expect_nothing(0.5), None, "the dealer on E2 hears nothing")
+is_(watched.drops(), 0, "its connection was never closed")
+rid = c1_raw.call("Watched.m", "after")
+c = watched.expect_call(3)
+ok(c is not None and c.request_id == rid,
+   "a call from a client on E1 reaches it")
+if c is not None:
+    watched.reply(c.cid, {"type": "reply", "request_id": c.request_id,
+                          "result": "served"})
+is_(loads((c1_raw.recv(3) or [b"", b"null"])[-1]),
+    {"type": "reply", "request_id": rid, "result": "served"},
+    "and its answer comes back")
+ok(answers(E2), "E2 still takes new connections")
+watched.close()
 
 last = gw.reload(dict(conf, router={"bind": [E2]}))
 is_(last and last.get("ok"), True, "reload: router.bind [E2] (E1 removed)")

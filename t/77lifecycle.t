@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 # The gateway's life.  The pid file (process.pid_file) is written at start
 # and removed at exit; `voidrail -s SIGNAL` without one exits 1 saying so.
+# A pid file, log file or access log that cannot be opened stops the start
+# (exit 1, FILE:LINE:COL and the key).
 # SIGUSR1 (and `-s reopen`) reopens log.file and http.access_log: after a
 # rename, new lines go to fresh files.  SIGTERM, SIGQUIT and `-s quit`
 # drain: new calls end with shutting_down (HTTP 503), /readyz is 503,
 # calls in flight and queued may finish within process.drain_timeout, the
 # rest then end with shutting_down; dealers get router_shutdown; exit 0.
+# A SIGHUP meanwhile reloads nothing and is logged as ignored.
 # SIGINT, or a second SIGTERM, stops at once: calls in flight end with
 # shutting_down right away.
-import json, os, signal, sys, time
+import json, os, re, signal, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from vrtest import *
@@ -47,6 +50,25 @@ with open(plain, "w") as f:
 rc, out, err = run_voidrail(["-s", "reload", "-c", plain])
 is_(rc, 1, "-s reload with no process.pid_file exits 1")
 like(err, r"pid_file", "saying that there is no pid file")
+
+# -- files that cannot be opened stop the start --
+for section, key in (("log", "file"), ("process", "pid_file"),
+                     ("http", "access_log")):
+    target = os.path.join(D, "no-such-dir", key)
+    conf = {"router": {"bind": "tcp://127.0.0.1:%d" % free_port()},
+            "http": {"listen": []}}
+    conf.setdefault(section, {})[key] = target
+    text = to_yaml(conf) + "\n"
+    start = os.path.join(D, "start-%s.yaml" % key)
+    with open(start, "w") as f:
+        f.write(text)
+    rc, out, err = run_voidrail(["-c", start])
+    is_(rc, 1, "%s.%s in a missing directory: the start fails, exit 1"
+        % (section, key))
+    like(err, re.escape(start) + r":%d:%d: " % place_of(text, target)
+         + r"\"%s\.%s\" cannot (open|write) \"%s\": No such file"
+         % (section, key, re.escape(target)),
+         "saying FILE:LINE:COL, the key and why")
 
 # -- the pid file, reopening logs, and a drain that finishes --
 LOG = os.path.join(D, "voidrail.log")
@@ -156,6 +178,13 @@ for how in ("SIGINT", "a second SIGTERM"):
         gw.signal(signal.SIGTERM)
         ok(wait_until(lambda: gw.gateway().get("draining")),
            "%s: the first one drains" % how)
+        mark = len(gw.log_text())
+        gw.signal(signal.SIGHUP)
+        ok(wait_until(lambda: re.search(r" warn SIGHUP ignored: the gateway "
+                                        r"is stopping", gw.log_since(mark))),
+           "a SIGHUP while it drains is logged as ignored")
+        is_([gw.gateway().get(k) for k in ("reloads", "config_generation")],
+            [0, 1], "and reloads nothing")
         t0 = time.monotonic()
         gw.signal(signal.SIGTERM)
     is_(answer_of(c, rid), "shutting_down",

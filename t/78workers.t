@@ -22,33 +22,7 @@ from vrops import *
 
 D = tempdir()
 PEER_MAIN = os.path.join(T_DIR, "lib", "peer_main.py")
-# A worker that ignores SIGTERM, with a child that does not: it says
-# "PID CHILD" once it ignores SIGTERM.
-STUBBORN = ["sh", "-c", 'sleep 600 & trap "" TERM; echo $$ $! > %s/stubborn; '
-            'while :; do sleep 0.1; done' % D]
-
-
-def alive(pid):
-    """The process exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def group_alive(pgid):
-    """Some live process is in process group pgid."""
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-                return True
-    return False
+STUBBORN = stubborn_command(D + "/stubborn")
 
 
 def read(path):

@@ -39,6 +39,20 @@ int vr_cli_count(const char *text, int max);
 /* The library log level for a Python logger level name; -1 if unknown. */
 int vr_cli_level(const char *python);
 
+/*
+ * Blocks SIGINT and SIGTERM for the process and ignores SIGPIPE.  Call it
+ * before any thread starts: they all inherit the blocked signals, so that
+ * vr_cli_wait_stop() alone takes them.
+ */
+void vr_cli_block_stop_signals(void);
+
+/*
+ * Waits until SIGINT or SIGTERM (blocked by vr_cli_block_stop_signals())
+ * arrives and returns its number.  It needs no descriptor and cannot
+ * fail.
+ */
+int vr_cli_wait_stop(void);
+
 /* -- supervise.c -- */
 
 /*

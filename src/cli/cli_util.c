@@ -1,7 +1,10 @@
 /*
- * cli_util.c: option values shared by the client and dealer commands.
+ * cli_util.c: option values and signals shared by the client and dealer
+ * commands.
  */
 #include "config.h"
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +69,34 @@ vr_cli_level(const char *python)
         }
     }
     return -1;
+}
+
+static void
+vr_cli_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+void
+vr_cli_block_stop_signals(void)
+{
+    sigset_t set;
+
+    vr_cli_stop_signals(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int
+vr_cli_wait_stop(void)
+{
+    sigset_t set;
+    int      signo;
+
+    vr_cli_stop_signals(&set);
+    while ((signo = sigwaitinfo(&set, NULL)) < 0 && errno == EINTR) {
+    }
+    return signo;
 }

@@ -17,12 +17,10 @@
 #include "config.h"
 #include <dlfcn.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "voidrail.h"
@@ -212,24 +210,6 @@ vr_dealer_make(const vr_dealer_opts_t *o, const vr_service_def_t *s,
     return d;
 }
 
-/* Waits for SIGINT or SIGTERM on fd. */
-static void
-vr_dealer_wait_signal(int fd)
-{
-    struct signalfd_siginfo si;
-    struct pollfd           p = { fd, POLLIN, 0 };
-
-    for (;;) {
-        if (poll(&p, 1, -1) > 0
-            && read(fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
-        {
-            fprintf(stderr, "voidrail dealer: signal %u: stopping\n",
-                    si.ssi_signo);
-            return;
-        }
-    }
-}
-
 static int
 vr_dealer_serve_module(const vr_dealer_opts_t *o)
 {
@@ -238,20 +218,13 @@ vr_dealer_serve_module(const vr_dealer_opts_t *o)
     void                   *data[VR_MAX_CLASSES];
     bool                    ready[VR_MAX_CLASSES];
     void                   *h;
-    sigset_t                set;
-    int                     n, fd, rc = 0;
+    int                     n, rc = 0;
 
     h = vr_dealer_load(o, svcs);
     if (h == NULL) {
         return VR_EXIT_USAGE;
     }
-    /* Before any thread: they all inherit the blocked signals. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    fd = signalfd(-1, &set, SFD_CLOEXEC);
+    vr_cli_block_stop_signals();        /* before any thread */
 
     for (n = 0; svcs[n] != NULL && rc == 0; n++) {
         data[n] = NULL;
@@ -271,7 +244,8 @@ vr_dealer_serve_module(const vr_dealer_opts_t *o)
         }
     }
     if (rc == 0) {
-        vr_dealer_wait_signal(fd);
+        fprintf(stderr, "voidrail dealer: signal %d: stopping\n",
+                vr_cli_wait_stop());
     }
     for (int i = 0; i < n; i++) {
         vr_dealer_stop(dealers[i]);
@@ -282,7 +256,6 @@ vr_dealer_serve_module(const vr_dealer_opts_t *o)
             svcs[i]->fini(data[i]);
         }
     }
-    close(fd);
     dlclose(h);
     return rc;
 }

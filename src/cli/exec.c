@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <utlist.h>
@@ -301,25 +300,16 @@ vr_cli_exec_run(const vr_cli_exec_t *x)
 {
     vr_exec_t               e;
     vr_dealer_t            *d;
-    sigset_t                set;
-    struct signalfd_siginfo si;
-    int                     fd, rc = 0;
+    int                     rc = 0;
 
     memset(&e, 0, sizeof(e));
     e.x = x;
     e.to_fd = e.from_fd = -1;
     pthread_mutex_init(&e.lock, NULL);
     pthread_mutex_init(&e.write_lock, NULL);
-    /* Before any thread: they all inherit the blocked signals. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    fd = signalfd(-1, &set, SFD_CLOEXEC);
+    vr_cli_block_stop_signals();        /* before any thread */
 
     if (vr_exec_spawn(&e) != 0) {
-        close(fd);
         return 1;
     }
     if (vr_exec_hello(&e) != VR_OK) {
@@ -328,7 +318,6 @@ vr_cli_exec_run(const vr_cli_exec_t *x)
         vr_exec_close_input(&e);
         close(e.from_fd);
         free(e.rbuf);
-        close(fd);
         return 1;
     }
     pthread_create(&e.reader, NULL, vr_exec_reader, &e);
@@ -338,13 +327,8 @@ vr_cli_exec_run(const vr_cli_exec_t *x)
                 x->service, x->endpoint);
         rc = 1;
     } else {
-        struct pollfd p = { fd, POLLIN, 0 };
-        while (poll(&p, 1, -1) <= 0
-               || read(fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
-        {
-        }
-        fprintf(stderr, "voidrail dealer: signal %u: stopping\n",
-                si.ssi_signo);
+        fprintf(stderr, "voidrail dealer: signal %d: stopping\n",
+                vr_cli_wait_stop());
     }
     vr_exec_watch_t w = { &e, x->stop_timeout_ms + 2000, false,
                           PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
@@ -362,6 +346,5 @@ vr_cli_exec_run(const vr_cli_exec_t *x)
     free(e.rbuf);
     pthread_mutex_destroy(&e.lock);
     pthread_mutex_destroy(&e.write_lock);
-    close(fd);
     return rc;
 }

@@ -192,6 +192,14 @@ vr_cli_supervise(char ***argvs, int count, int grace_ms)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &old);
     fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0) {
+        /* Without it no stop signal nor instance exit would be seen. */
+        fprintf(stderr, "voidrail dealer: cannot supervise: signalfd(): "
+                "%s\n", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        free(in);
+        return 1;
+    }
     snprintf(pid, sizeof(pid), "%ld", (long) getpid());
     setenv(VR_SUPERVISOR_ENV, pid, 1);
     for (int i = 0; i < count; i++) {

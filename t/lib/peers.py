@@ -33,6 +33,7 @@ import uuid
 
 import zmq
 import zmq.asyncio
+from zmq.utils.monitor import recv_monitor_message
 
 from vrtest import scaled, at_cleanup
 
@@ -240,6 +241,8 @@ class RawPeer:
     """A DEALER socket under the test's control.  identity: bytes or str
     (None lets libzmq pick one); curve: see use_curve()."""
 
+    _monitor = None                 # watch() sets it
+
     def __init__(self, endpoint, identity=None, curve=None):
         self.endpoint = endpoint
         self.identity = None if identity is None else frame(identity)
@@ -253,8 +256,27 @@ class RawPeer:
 
     def close(self):
         if self.sock is not None:
+            if self._monitor is not None:
+                self.sock.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
             self.sock.close(linger=0)
             self.sock = None
+
+    def watch(self):
+        """Starts counting how often the gateway closes this socket's
+        connection (a ZeroMQ socket monitor; libzmq reconnects by itself,
+        unseen by recv()); drops() says how often so far.  Returns self."""
+        self._monitor = self.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._drops = 0
+        return self
+
+    def drops(self):
+        """Disconnections of this socket since watch()."""
+        while self._monitor.poll(0):
+            recv_monitor_message(self._monitor)
+            self._drops += 1
+        return self._drops
 
     def send(self, frames):
         """Sends frames (each bytes, str, or a JSON value)."""

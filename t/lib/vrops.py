@@ -1,6 +1,6 @@
 """vrops: helpers for the operations tests (t/7[1-9]*.t): a gateway whose
 configuration file a test rewrites and reloads, its /status.json and
-/metrics, and `voidrail ctl`.
+/metrics, and `voidrail ctl`; and what the workers tests look at in /proc.
 
     gw = OpsGateway({"router": {"max_queue": 5}}).start()
     gw.reload({"router": {"max_queue": 1}})     # write the file, SIGHUP,
@@ -28,7 +28,38 @@ import time
 from vrtest import at_cleanup, run_voidrail, scaled, to_yaml, wait_until
 from vrhttp import HttpGateway
 
-__all__ = ["OpsGateway", "Answers", "registers", "parse_metrics"]
+__all__ = ["OpsGateway", "Answers", "registers", "parse_metrics", "alive",
+           "group_alive", "stubborn_command"]
+
+
+def alive(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def group_alive(pgid):
+    """Some live process is in process group pgid."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+def stubborn_command(path):
+    """A worker command that ignores SIGTERM, with a child that does not:
+    it writes "PID CHILD" to path once it ignores SIGTERM."""
+    return ["sh", "-c", 'sleep 600 & trap "" TERM; echo $$ $! > %s; '
+            'while :; do sleep 0.1; done' % path]
 
 
 def parse_metrics(text):

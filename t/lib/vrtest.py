@@ -51,7 +51,7 @@ __all__ = [
     "done_testing", "skip_all", "skip", "scaled", "sleep", "duration", "wait_until",
     "free_port", "tempdir", "at_cleanup", "Proc", "Gateway", "to_yaml",
     "voidrail_bin", "wrapper", "run_voidrail", "LONG", "SCALE", "T_DIR",
-    "BUILD_DIR", "built", "read_file",
+    "BUILD_DIR", "built", "read_file", "place_of",
 ]
 
 T_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +78,13 @@ def read_file(path):
             return f.read()
     except OSError:
         return None
+
+
+def place_of(text, needle):
+    """(line, column), 1-based, of the first needle in text: where a YAML
+    file sets a value, as the gateway's FILE:LINE:COL messages say."""
+    before = text[:text.index(needle)]
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
 
 
 def scaled(seconds):
@@ -475,9 +482,10 @@ class Proc:
 
     stderr (and stdout unless lines=True) go to a log file in tempdir()
     that is shown as diagnostics when the test fails.  With lines=True,
-    stdout is read line by line for expect_line()."""
+    stdout is read line by line for expect_line().  cwd: its working
+    directory (default: the test's)."""
 
-    def __init__(self, argv, name="proc", env=None, lines=False):
+    def __init__(self, argv, name="proc", env=None, lines=False, cwd=None):
         _proc_serial[0] += 1
         self.name = name
         self.argv = list(argv)
@@ -488,7 +496,7 @@ class Proc:
             self._p = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if lines else log, stderr=log,
-                env=_clean_env(env), close_fds=True)
+                env=_clean_env(env), close_fds=True, cwd=cwd)
         finally:
             log.close()
         self.pid = self._p.pid
@@ -585,12 +593,13 @@ class Gateway:
                                     secret): the readiness probe and the
                                     queries connect with CURVE
                                     (peers.use_curve)
+    cwd                             the gateway's working directory
 
     start() launches it and waits until it answers router_info; stop()
     signals it and returns its exit status."""
 
     def __init__(self, config=None, router_args=None, env=None, name="gateway",
-                 admin_key=None, curve=None):
+                 admin_key=None, curve=None, cwd=None):
         if config is None and router_args is None:
             config = {}
         if admin_key is None and isinstance(config, dict):
@@ -603,6 +612,7 @@ class Gateway:
         self.config = config
         self.router_args = router_args
         self.env = env
+        self.cwd = cwd
         self.name = name
         self.proc = None
         self.port = None
@@ -645,7 +655,7 @@ class Gateway:
             self.port = free_port()
             argv = self._argv()
             self.proc = Proc(wrapper() + [voidrail_bin()] + argv,
-                             name=self.name, env=self.env)
+                             name=self.name, env=self.env, cwd=self.cwd)
             if self.wait_ready(timeout):
                 return self
             if self.proc.running():
