@@ -88,7 +88,8 @@ sleep(2.0)
 # Stop it while it holds calls (it may finish them between the look at
 # its ledger and the signal: then it is resumed and tried again).
 victim, held = pool.alive[0], set()
-for attempt in range(50):
+t_stop, stop_by = time.monotonic(), time.monotonic() + scaled(10)
+while time.monotonic() < stop_by:
     if not open_calls(victim):
         time.sleep(0.02)
         continue
