@@ -22,7 +22,8 @@ from vrhttp import *
 from vrops import *
 
 conf = {"router": {"mode": "fifo", "heartbeat_timeout": duration(30),
-                   "busy_timeout": duration(60), "probe_interval": "30s"},
+                   "busy_timeout": duration(60), "probe_interval": "30s",
+                   "request_timeout": duration(60)},
         "http": {"access_log": "off"}}
 gw = OpsGateway(conf).start()
 
