@@ -16,7 +16,10 @@
  * jobs.max_event_bytes of data (the oldest dropped first, the newest
  * always kept); a follower that asks for events no longer kept is told
  * how many it missed (event "dropped").  Finished jobs are kept jobs.keep
- * long, at most jobs.max_finished of them.
+ * long, at most jobs.max_finished of them.  All jobs together keep at
+ * most jobs.max_memory of event data: past it the oldest finished jobs
+ * are forgotten first, then the oldest events of active jobs are dropped
+ * (see vr_jobs_fit()).
  */
 #include "config.h"
 #include <stddef.h>
@@ -46,6 +49,7 @@ typedef struct {
     int64_t     max_active;
     int64_t     max_events;
     int64_t     max_event_bytes;
+    int64_t     max_memory;         /* bytes of event data, all jobs */
 } vr_jobs_conf_t;
 
 typedef enum {
@@ -101,6 +105,7 @@ static struct {
     vr_job_t                           *jobs;       /* uthash by id */
     size_t                              active;
     size_t                              finished;
+    size_t                              event_bytes;  /* all jobs' data */
     TAILQ_HEAD(, vr_job_s)              finished_list;  /* oldest first */
     vr_timer_t                          sweep;
 } vr_jobs;
@@ -177,6 +182,7 @@ vr_job_drop_oldest(vr_job_t *job)
     vr_job_event_t *e = vr_job_event(job, 0);
 
     job->event_bytes -= e->len;
+    vr_jobs.event_bytes -= e->len;
     free(e->data);
     job->events_head = (job->events_head + 1) % job->events_cap;
     job->nevents--;
@@ -203,11 +209,94 @@ vr_job_ring_grow(vr_job_t *job)
     job->events_head = 0;
 }
 
+static void vr_job_free(vr_job_t *job);
+
+/* The data of a job's events that may be dropped: all but its newest. */
+static size_t
+vr_job_droppable_bytes(const vr_job_t *job)
+{
+    if (job->nevents < 2) {
+        return 0;
+    }
+    return job->event_bytes - vr_job_event(job, job->nevents - 1)->len;
+}
+
+/*
+ * Makes room under jobs.max_memory for need more bytes of event data, for
+ * a new event of receiving (NULL at a sweep: brings the total back under
+ * the bound, lowered by a reload say).  In this order, while the total
+ * with need is over the bound:
+ *
+ *   1. the oldest finished job is forgotten (GET answers 404, as for a job
+ *      past jobs.keep);
+ *   2. the oldest event of receiving is dropped (the new one becomes its
+ *      newest);
+ *   3. the oldest events of the active job holding the most data besides
+ *      its newest event are dropped.
+ *
+ * A job's newest event (its outcome once it ends) is never dropped, so the
+ * total may stay over the bound by what those hold.  Step 3 scans every
+ * job, O(active jobs) per job trimmed: it runs only once every finished
+ * job is forgotten and receiving holds nothing more, a rare state for a
+ * bound sized to the load.
+ */
+static void
+vr_jobs_fit(vr_job_t *receiving, size_t need)
+{
+    size_t    max_bytes = (size_t) vr_jobs.conf->max_memory;
+    size_t    forgotten = 0, dropped = 0;
+    vr_job_t *job, *tmp, *largest;
+
+    while (vr_jobs.event_bytes + need > max_bytes) {
+        job = TAILQ_FIRST(&vr_jobs.finished_list);
+        if (job != NULL && job == receiving) {
+            job = TAILQ_NEXT(job, finished_link);
+        }
+        if (job != NULL) {
+            vr_job_free(job);
+            forgotten++;
+            continue;
+        }
+        if (receiving != NULL && receiving->nevents > 0) {
+            vr_job_drop_oldest(receiving);
+            dropped++;
+            continue;
+        }
+        largest = NULL;
+        HASH_ITER(hh, vr_jobs.jobs, job, tmp) {
+            if (job != receiving
+                && vr_job_droppable_bytes(job) > 0
+                && (largest == NULL || vr_job_droppable_bytes(job)
+                                       > vr_job_droppable_bytes(largest)))
+            {
+                largest = job;
+            }
+        }
+        if (largest == NULL) {
+            break;              /* newest events alone: kept */
+        }
+        while (largest->nevents > 1
+               && vr_jobs.event_bytes + need > max_bytes)
+        {
+            vr_job_drop_oldest(largest);
+            dropped++;
+        }
+    }
+    if (forgotten > 0 || dropped > 0) {
+        vr_log_limited(VR_LOG_WARN, "jobs.max_memory (%lld bytes) reached: "
+                       "%zu finished jobs forgotten, %zu events of active "
+                       "jobs dropped; %zu bytes of event data kept",
+                       (long long) vr_jobs.conf->max_memory, forgotten,
+                       dropped, vr_jobs.event_bytes + need);
+    }
+}
+
 /*
  * Keeps a new event and sends it to the followers.  The oldest events go
  * first while the job holds jobs.max_events of them, or would hold more
- * than jobs.max_event_bytes of data with this one; the new one is always
- * kept (a job's last event is its outcome).
+ * than jobs.max_event_bytes of data with this one; then room is made
+ * under jobs.max_memory (vr_jobs_fit()).  The new one is always kept (a
+ * job's last event is its outcome).
  */
 static void
 vr_job_add_event(vr_job_t *job, const char *name, const char *data,
@@ -224,12 +313,14 @@ vr_job_add_event(vr_job_t *job, const char *name, const char *data,
     {
         vr_job_drop_oldest(job);
     }
+    vr_jobs_fit(job, len);
     if (job->nevents == job->events_cap) {
         vr_job_ring_grow(job);
     }
     e = &job->events[(job->events_head + job->nevents) % job->events_cap];
     job->nevents++;
     job->event_bytes += len;
+    vr_jobs.event_bytes += len;
     e->id = ++job->next_event_id;
     e->name = name;
     e->data = vr_memdup(data, len);
@@ -290,6 +381,7 @@ vr_job_free(vr_job_t *job)
     for (size_t i = 0; i < job->nevents; i++) {
         free(vr_job_event(job, i)->data);
     }
+    vr_jobs.event_bytes -= job->event_bytes;
     free(job->events);
     free(job->refused_text);
     free(job->method);
@@ -550,7 +642,8 @@ vr_job_dropped_sse(const vr_job_t *job, uint64_t after, vr_buf_t *out)
 
     vr_buf_printf_b(&data, "{\"dropped\":%llu,\"first_id\":%llu,"
                     "\"reason\":\"the job keeps its newest events only "
-                    "(jobs.max_events, jobs.max_event_bytes)\"}",
+                    "(jobs.max_events, jobs.max_event_bytes, "
+                    "jobs.max_memory)\"}",
                     (unsigned long long) (first - after - 1),
                     (unsigned long long) first);
     vr_sse_event(out, "dropped", 0, data.p, data.len);
@@ -661,7 +754,8 @@ vr_jobs_delete(vr_http_req_t *hr, const char *tail)
     vr_http_respond_json(hr, 200, vr_job_json(job));
 }
 
-/* Forgets finished jobs past jobs.keep or beyond jobs.max_finished. */
+/* Forgets finished jobs past jobs.keep or beyond jobs.max_finished, and
+ * brings the event data of all jobs under jobs.max_memory. */
 static void
 vr_jobs_on_sweep(vr_timer_t *t)
 {
@@ -673,6 +767,7 @@ vr_jobs_on_sweep(vr_timer_t *t)
     {
         vr_job_free(job);
     }
+    vr_jobs_fit(NULL, 0);
     vr_timer_add(vr_jobs.loop, &vr_jobs.sweep, 1000);
 }
 
@@ -705,6 +800,11 @@ static const vr_directive_t vr_jobs_directives[] = {
       F(max_event_bytes), 1024, 1LL << 40, NULL,
       "data of the events a job keeps for replay (the oldest are dropped "
       "first; the newest is always kept)" },
+    { "max_memory", VR_CONF_RELOAD, "size", "1GiB", vr_conf_set_size,
+      F(max_memory), 1024, 1LL << 40, NULL,
+      "data of the events all jobs keep together (beyond: the oldest "
+      "finished jobs are forgotten, then active jobs' oldest events "
+      "dropped; each job's newest is always kept)" },
     vr_null_directive
 };
 
@@ -714,9 +814,11 @@ static void
 vr_jobs_status(json_t *doc)
 {
     json_object_set_new(json_object_get(doc, "totals"), "jobs",
-                        json_pack("{s:I, s:I}",
+                        json_pack("{s:I, s:I, s:I}",
                                   "active", (json_int_t) vr_jobs.active,
-                                  "finished", (json_int_t) vr_jobs.finished));
+                                  "finished", (json_int_t) vr_jobs.finished,
+                                  "event_bytes",
+                                  (json_int_t) vr_jobs.event_bytes));
 }
 
 static void
@@ -725,8 +827,12 @@ vr_jobs_metrics(vr_buf_t *out)
     vr_buf_printf_b(out, "# HELP voidrail_jobs Jobs kept, by state.\n"
                     "# TYPE voidrail_jobs gauge\n"
                     "voidrail_jobs{state=\"active\"} %zu\n"
-                    "voidrail_jobs{state=\"finished\"} %zu\n",
-                    vr_jobs.active, vr_jobs.finished);
+                    "voidrail_jobs{state=\"finished\"} %zu\n"
+                    "# HELP voidrail_jobs_event_bytes Bytes of event data "
+                    "kept by all jobs (jobs.max_memory).\n"
+                    "# TYPE voidrail_jobs_event_bytes gauge\n"
+                    "voidrail_jobs_event_bytes %zu\n",
+                    vr_jobs.active, vr_jobs.finished, vr_jobs.event_bytes);
 }
 
 static const vr_reporter_t vr_jobs_reporter = {

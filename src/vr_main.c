@@ -348,6 +348,9 @@ main(int argc, char **argv)
     bool        test = false, show = false;
     int         c;
 
+    if (argc > 1 && strcmp(argv[1], VR_CHILD_ENTRY) == 0) {
+        return vr_child_trampoline(argc, argv);
+    }
     vr_modules_index();
     if (argc > 2 && strcmp(argv[1], "--debug") == 0
         && vr_subcommand(argv[2]) != NULL)

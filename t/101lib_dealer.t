@@ -3,7 +3,9 @@
 # gateway to Python-protocol clients: the metadata it registers, results,
 # streams and errors as the Python client reads them, its capacity,
 # heartbeats while a handler runs past the gateway's heartbeat timeout,
-# cancel (B.7) after a deadline, and the clean stop on SIGTERM.
+# cancel (B.7) after a deadline, and the clean stop of vr_dealer_run() on
+# SIGTERM, on SIGINT, where signalfd() fails (it waits with sigwaitinfo(),
+# which needs no descriptor), and when a handler calls vr_dealer_stop().
 import json, os, signal, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -11,11 +13,12 @@ from vrtest import *
 from peers import *
 
 PEER = built("t/unit/test_lib_peer")
+NOSIGNALFD = built("t/modules/.libs/nosignalfd.so")
 
 
-def c_dealer(ep, service, *opts):
+def c_dealer(ep, service, *opts, env=None):
     p = Proc(wrapper() + [PEER, "dealer", ep, service] + [str(o) for o in opts],
-             name="c-dealer-" + service, lines=True)
+             name="c-dealer-" + service, lines=True, env=env)
     m = p.expect_line(r"^ID (\S+)$", 10)
     return p, (m.group(1) if m else None)
 
@@ -127,5 +130,30 @@ ok(wait_until(lambda: calc_id not in gw.clusters(), 5),
 ok("Calc.add" not in gw.methods(), "its methods are gone")
 slow.signal(signal.SIGINT)
 is_(slow.wait(10), 0, "SIGINT stops it too")
+
+
+def stops_cleanly(p, dealer_id, how):
+    ok(p.expect_line(r"^STOPPED 0$", 10), how + ": vr_dealer_run() returns")
+    is_(p.wait(10), 0, "... the dealer exits 0")
+    ok(wait_until(lambda: dealer_id not in gw.clusters(), 5),
+       "... having left the gateway")
+
+
+# ASan wants its runtime first among the libraries; a preload comes first.
+nofd, nofd_id = c_dealer(ep, "NoFd", env={
+    "LD_PRELOAD": NOSIGNALFD,
+    "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "")
+    + ":verify_asan_link_order=0"})
+ok(wait_until(lambda: "NoFd.echo" in gw.methods(), 10),
+   "a dealer in which signalfd() fails (EMFILE, preloaded) registers")
+is_(cl.invoke("NoFd.echo", 1), [1], "... and serves")
+nofd.signal(signal.SIGTERM)
+stops_cleanly(nofd, nofd_id, "SIGTERM stops it")
+
+stopper, stopper_id = c_dealer(ep, "Stopper")
+ok(wait_until(lambda: "Stopper.stop" in gw.methods(), 10), "another dealer")
+is_(cl.invoke("Stopper.stop"), ["stopping"],
+    "a handler calls vr_dealer_stop() and answers")
+stops_cleanly(stopper, stopper_id, "with no signal")
 
 done_testing()

@@ -16,9 +16,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <utlist.h>
 
@@ -49,7 +49,6 @@ vr_dealer_new(const char *endpoint, const char *service_name)
     d->max_concurrent = 1;
     d->heartbeat_ms = 1000;
     d->stop_timeout_ms = 5000;
-    d->sigfd = -1;
     d->outbox.fd = -1;
     snprintf(who, sizeof(who), "voidrail dealer %s", d->identity);
     vr_lib_log_init(&d->log, who);
@@ -459,28 +458,16 @@ vr_lib_dealer_events(vr_dealer_t *d, vr_lib_io_t *io)
     }
 }
 
-static void
-vr_lib_dealer_signals(vr_dealer_t *d)
-{
-    struct signalfd_siginfo si;
-
-    while (read(d->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-        vr_lib_log(&d->log, VR_LEVEL_INFO, "signal %u: stopping",
-                   si.ssi_signo);
-        atomic_store(&d->stop, 1);
-    }
-}
-
 static void *
 vr_lib_dealer_io(void *arg)
 {
     vr_dealer_t    *d = arg;
     vr_lib_io_t     io;
-    zmq_pollitem_t  items[4];
+    zmq_pollitem_t  items[3];
     zmq_msg_t       frames[8];
     size_t          n;
     int64_t         now, wake;
-    int             nitems, silence_ms = 3 * d->heartbeat_ms + 1000;
+    int             silence_ms = 3 * d->heartbeat_ms + 1000;
     bool            pending;
 
     memset(&io, 0, sizeof(io));
@@ -516,17 +503,12 @@ vr_lib_dealer_io(void *arg)
         if (io.phase != VR_LIB_RUNNING && io.deadline_ms < wake) {
             wake = io.deadline_ms;
         }
-        nitems = 3;
         items[0] = (zmq_pollitem_t) { d->sock, 0,
                                       ZMQ_POLLIN | (pending ? ZMQ_POLLOUT : 0),
                                       0 };
         items[1] = (zmq_pollitem_t) { NULL, d->outbox.fd, ZMQ_POLLIN, 0 };
         items[2] = (zmq_pollitem_t) { d->monitor, 0, ZMQ_POLLIN, 0 };
-        if (d->sigfd >= 0) {
-            items[nitems++] = (zmq_pollitem_t) { NULL, d->sigfd, ZMQ_POLLIN,
-                                                 0 };
-        }
-        if (zmq_poll(items, nitems, wake > now ? wake - now : 0) < 0) {
+        if (zmq_poll(items, 3, wake > now ? wake - now : 0) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -536,9 +518,6 @@ vr_lib_dealer_io(void *arg)
         }
         if (items[1].revents & ZMQ_POLLIN) {
             vr_lib_outbox_drain_fd(&d->outbox);
-        }
-        if (nitems > 3 && (items[3].revents & ZMQ_POLLIN)) {
-            vr_lib_dealer_signals(d);
         }
         if (items[2].revents & ZMQ_POLLIN) {
             vr_lib_dealer_events(d, &io);
@@ -559,6 +538,11 @@ vr_lib_dealer_io(void *arg)
     pthread_cond_broadcast(&d->work);
     pthread_cond_broadcast(&d->ended);
     pthread_mutex_unlock(&d->lock);
+    if (d->has_runner) {
+        /* vr_dealer_run() waits for a stop signal: this one, sent to its
+         * thread alone, says the dealer has stopped by itself. */
+        pthread_kill(d->runner, SIGTERM);
+    }
     return NULL;
 }
 
@@ -684,32 +668,51 @@ vr_dealer_wait(vr_dealer_t *self)
     return VR_OK;
 }
 
+/* SIGINT and SIGTERM, the signals vr_dealer_run() stops on. */
+static void
+vr_lib_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+/*
+ * The stop signals are taken with sigwaitinfo(), which needs no
+ * descriptor and cannot fail: a process out of descriptors still stops.
+ * A dealer that stops by itself (vr_dealer_stop(), a fatal poll error)
+ * wakes this thread with a SIGTERM of its own (vr_lib_dealer_io()).
+ */
 int
 vr_dealer_run(vr_dealer_t *self)
 {
-    sigset_t set, old;
-    int      rc;
+    const struct timespec now = { 0, 0 };
+    sigset_t              set, old;
+    siginfo_t             si;
+    int                   rc, signo;
 
     if (self == NULL || self->started) {
         return VR_ERROR;
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    vr_lib_stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    self->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    self->runner = pthread_self();
+    self->has_runner = true;            /* seen by the threads it starts */
     rc = vr_dealer_start(self);
     if (rc == VR_OK) {
+        while ((signo = sigwaitinfo(&set, &si)) < 0 && errno == EINTR) {
+        }
+        if (signo > 0 && (si.si_code != SI_TKILL || si.si_pid != getpid())) {
+            vr_lib_log(&self->log, VR_LEVEL_INFO, "signal %d: stopping",
+                       signo);
+        }
+        vr_dealer_stop(self);
         vr_dealer_wait(self);
     }
-    if (self->sigfd >= 0) {
-        struct signalfd_siginfo si;
-        while (read(self->sigfd, &si, sizeof(si)) > 0) {
-            /* signals that came during the stop: consumed */
-        }
-        close(self->sigfd);
-        self->sigfd = -1;
+    /* Signals that came during the stop, the wake-up included: taken. */
+    while (sigtimedwait(&set, NULL, &now) > 0) {
     }
+    self->has_runner = false;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

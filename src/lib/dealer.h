@@ -94,7 +94,8 @@ struct vr_dealer_s {
     bool              finished;     /* the I/O thread is done */
     bool              joined;
     atomic_int        stop;         /* vr_dealer_stop() was called */
-    int               sigfd;        /* vr_dealer_run(): SIGINT, SIGTERM */
+    pthread_t         runner;       /* the thread in vr_dealer_run() */
+    bool              has_runner;
 };
 
 /* job.c */

@@ -381,8 +381,11 @@ VR_EXPORT int vr_dealer_wait(vr_dealer_t *self);
  * For a program's main thread: blocks SIGINT and SIGTERM (so that the
  * dealer's threads inherit the mask; call it before starting other
  * threads), starts the dealer, and serves until one of those signals or
- * vr_dealer_stop(); then stops cleanly and restores the signal mask.
- * Returns VR_OK after a clean stop, VR_ERROR when it could not start.
+ * vr_dealer_stop(); then stops cleanly and restores the signal mask.  It
+ * waits for the signals with sigwaitinfo(), which needs no descriptor (a
+ * process out of them still stops); those that arrive while it stops are
+ * taken, not left pending.  Returns VR_OK after a clean stop, VR_ERROR
+ * when it could not start.
  */
 VR_EXPORT int vr_dealer_run(vr_dealer_t *self);
 

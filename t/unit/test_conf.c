@@ -326,6 +326,7 @@ static const struct { const char *path, *dflt; } k_defaults[] = {
     { "jobs.max_active", "10000" },
     { "jobs.max_events", "10000" },
     { "jobs.max_event_bytes", "64MiB" },
+    { "jobs.max_memory", "1GiB" },
     { "http.listen", "127.0.0.1:8080" },
     { "http.tls", "" },
     { "http.tls.listen", "[]" },
@@ -461,6 +462,8 @@ test_defaults(void)
            "jobs.max_events = 10000");
     is_int(*(int64_t *) field(c, "jobs", "max_event_bytes"), 64LL << 20,
            "jobs.max_event_bytes = 64MiB");
+    is_int(*(int64_t *) field(c, "jobs", "max_memory"), 1LL << 30,
+           "jobs.max_memory = 1GiB");
     {
         vr_strs_t *l = field(c, "http", "listen");
         ok(l->n == 1 && strcmp(l->v[0], "127.0.0.1:8080") == 0,

@@ -18,7 +18,9 @@
  *                                    invoke again on the same client
  *   test_lib_peer query EP NAME      methods, clusters, router_info,
  *                                    queue_status: RESULT <json> or ERROR
- *   test_lib_peer dealer EP SERVICE  serves the test methods until SIGTERM:
+ *   test_lib_peer dealer EP SERVICE  serves the test methods until SIGTERM
+ *                                    or SIGINT, or its method stop is
+ *                                    called (vr_dealer_stop()):
  *                                    ID <identity>, then STOPPED
  *
  *   options: --timeout MS (default 10000), --key KEY, --curve SERVER
@@ -383,6 +385,14 @@ m_whoami(vr_job_t *job, void *data)
     return vr_job_result_string(job, data);
 }
 
+/* Stops the dealer (data) from a handler, and answers. */
+static int
+m_stop(vr_job_t *job, void *data)
+{
+    vr_dealer_stop(data);
+    return vr_job_result_string(job, "stopping");
+}
+
 static int
 do_dealer(const char *ep, const char *service)
 {
@@ -403,6 +413,7 @@ do_dealer(const char *ep, const char *service)
     vr_dealer_add(d, "fail", m_fail, NULL);
     vr_dealer_add(d, "sleep", m_sleep, NULL);
     vr_dealer_add(d, "whoami", m_whoami, (void *) vr_dealer_identity(d));
+    vr_dealer_add(d, "stop", m_stop, d);
     vr_dealer_set_max_concurrent(d, workers);
     vr_dealer_set_heartbeat(d, heartbeat_ms);
     vr_dealer_set_stop_timeout(d, stop_timeout_ms);
