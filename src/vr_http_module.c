@@ -133,7 +133,9 @@ vr_http_prepare(void *data)
     }
     vr_http_srv.mhd_deadline_ms = wait < 0 ? INT64_MAX : vr_now_ms + wait;
     vr_http_flush_access_log();
-    return wait;
+    /* A connection resumed since MHD last ran (by an answer the broker
+     * read after MHD's turn) waits for no event: MHD runs at once. */
+    return vr_http_srv.need_run ? 0 : wait;
 }
 
 static void vr_http_listener_stop(vr_http_listener_t *l);
