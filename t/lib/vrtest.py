@@ -598,6 +598,8 @@ class Gateway:
     start() launches it and waits until it answers router_info; stop()
     signals it and returns its exit status."""
 
+    _admins = 0                     # admin sockets made by this process
+
     def __init__(self, config=None, router_args=None, env=None, name="gateway",
                  admin_key=None, curve=None, cwd=None):
         if config is None and router_args is None:
@@ -690,11 +692,16 @@ class Gateway:
         with admin_key (by default the first plain auth.client_keys)."""
         import peers
         if self._admin is None:
-            self._admin = peers.RawPeer(self.endpoint, identity="vrtest-admin",
+            # An identity of its own: the admin of a gateway killed on the
+            # same port reconnects to its successor, and ROUTER_HANDOVER
+            # would give one identity's replies to whichever came last.
+            Gateway._admins += 1
+            ident = "vrtest-admin-%d-%d" % (os.getpid(), Gateway._admins)
+            self._admin = peers.RawPeer(self.endpoint, identity=ident,
                                         curve=self.curve)
             if self.admin_key is not None:
                 self._admin.send(["auth", {"api_key": self.admin_key,
-                                           "client_id": "vrtest-admin"}])
+                                           "client_id": ident}])
                 self._admin.recv()
         return self._admin
 
@@ -726,6 +733,9 @@ class Gateway:
         return self.proc.pid
 
     def signal(self, sig):
+        if sig == signal.SIGKILL and self._admin is not None:
+            self._admin.close()     # or it would talk to the next gateway
+            self._admin = None
         self.proc.signal(sig)
 
     def stop(self, sig=_SIGTERM, timeout=10.0):
