@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@
 #include "vr_log.h"
 #include "vr_loop.h"
 #include "vr_module.h"
+#include "vr_path.h"
 #include "vr_report.h"
 
 typedef enum {
@@ -53,6 +55,8 @@ typedef struct {
     char        *cwd;
     int          restart;
     vr_msec_t    stop_grace_ms;
+    const char  *command_where;     /* "FILE:LINE:COL: \"workers[i].command\"" */
+    const char  *cwd_where;
 } vr_worker_conf_t;
 
 typedef struct {
@@ -367,8 +371,58 @@ vr_workers_init_conf(vr_conf_t *cf, vr_cycle_t *cycle, void *data)
             snprintf(path, sizeof(path), "workers[%zu]", i);
             return vr_conf_error_at(cf, path, "needs a command");
         }
+        snprintf(path, sizeof(path), "workers[%zu].command", i);
+        c->command_where = vr_conf_where(cf, path);
+        snprintf(path, sizeof(path), "workers[%zu].cwd", i);
+        c->cwd_where = vr_conf_where(cf, path);
     }
     return VR_OK;
+}
+
+/* The path of this very binary, for {voidrail}; malloc'ed. */
+static char *
+vr_workers_self_path(void)
+{
+    char    self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    self[n > 0 ? n : 0] = '\0';
+    return vr_strdup(n > 0 ? self : "voidrail");
+}
+
+/* -t: every entry's directory exists and its program can be run. */
+static int
+vr_workers_check(vr_cycle_t *cycle)
+{
+    vr_workers_conf_t *conf = vr_cycle_conf(cycle, vr_workers_module);
+    struct stat        st;
+    char              *program;
+    int                rc = VR_OK, err;
+
+    vr_workers.self = vr_workers_self_path();
+    for (size_t i = 0; i < conf->workers.n; i++) {
+        vr_worker_conf_t *c = (vr_worker_conf_t *) conf->workers.elts + i;
+
+        if (c->cwd[0] != '\0'
+            && (stat(c->cwd, &st) != 0 || !S_ISDIR(st.st_mode)))
+        {
+            vr_log_error("%s \"%s\" is not a directory", c->cwd_where,
+                         c->cwd);
+            rc = VR_ERROR;
+            continue;
+        }
+        program = vr_worker_expand(c->command.v[0], 0);
+        err = vr_path_runnable(program, c->cwd);
+        if (err != 0) {
+            vr_log_error("%s cannot run \"%s\": %s", c->command_where,
+                         program, strerror(err));
+            rc = VR_ERROR;
+        }
+        free(program);
+    }
+    free(vr_workers.self);
+    vr_workers.self = NULL;
+    return rc;
 }
 
 static vr_worker_t *
@@ -414,16 +468,12 @@ vr_workers_apply(vr_cycle_t *cycle, vr_cycle_t *old)
 {
     vr_workers_conf_t *conf = vr_cycle_conf(cycle, vr_workers_module);
     vr_worker_t       *w, *next;
-    char               self[4096];
-    ssize_t            n;
 
     if (old == NULL) {
         vr_workers.loop = cycle->loop;
         TAILQ_INIT(&vr_workers.all);
-        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        self[n > 0 ? n : 0] = '\0';
         free(vr_workers.self);
-        vr_workers.self = vr_strdup(n > 0 ? self : "voidrail");
+        vr_workers.self = vr_workers_self_path();
     }
     /* Every running worker is out unless the new entries keep it. */
     TAILQ_FOREACH(w, &vr_workers.all, link) {
@@ -597,4 +647,5 @@ vr_module_t vr_workers_module = {
     .init_conf = vr_workers_init_conf,
     .commit = vr_workers_commit,
     .exit = vr_workers_exit,
+    .check = vr_workers_check,
 };

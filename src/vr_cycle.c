@@ -168,6 +168,19 @@ vr_cycle_exit(vr_cycle_t *cycle)
     }
 }
 
+int
+vr_cycle_check(vr_cycle_t *cycle)
+{
+    int rc = VR_OK;
+
+    for (vr_module_t **m = vr_modules; *m != NULL; m++) {
+        if ((*m)->check != NULL && (*m)->check(cycle) != VR_OK) {
+            rc = VR_ERROR;
+        }
+    }
+    return rc;
+}
+
 void
 vr_cycle_destroy(vr_cycle_t **cp)
 {

@@ -49,6 +49,13 @@ vr_cycle_t *vr_cycle_load(const char *name, const char *text, char **error);
  */
 int vr_cycle_init(vr_cycle_t *cycle, vr_cycle_t *old);
 
+/*
+ * What `voidrail -t` adds to loading: every module's check (vr_module.h),
+ * all of them even after a failure, so that one run names every problem.
+ * VR_OK when none failed.
+ */
+int vr_cycle_check(vr_cycle_t *cycle);
+
 /* Runs every module's exit in reverse order. */
 void vr_cycle_exit(vr_cycle_t *cycle);
 

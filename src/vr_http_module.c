@@ -31,6 +31,7 @@
 #include "vr_log.h"
 #include "vr_loop.h"
 #include "vr_module.h"
+#include "vr_path.h"
 
 #define T(field)  offsetof(vr_http_tls_conf_t, field)
 
@@ -711,6 +712,23 @@ vr_http_exit(vr_cycle_t *cycle)
     vr_http_srv.conf = NULL;
 }
 
+static int
+vr_http_check(vr_cycle_t *cycle)
+{
+    vr_http_conf_t *conf = vr_cycle_conf(cycle, vr_http_module);
+    int             err;
+
+    if (strcmp(conf->access_log, "off") == 0
+        || strcmp(conf->access_log, "stderr") == 0
+        || (err = vr_path_writable(conf->access_log)) == 0)
+    {
+        return VR_OK;
+    }
+    vr_log_error("%s cannot open \"%s\": %s", conf->access_log_where,
+                 conf->access_log, strerror(err));
+    return VR_ERROR;
+}
+
 vr_module_t vr_http_module = {
     .name = "http",
     .directives = vr_http_directives,
@@ -720,4 +738,5 @@ vr_module_t vr_http_module = {
     .commit = vr_http_commit,
     .abort = vr_http_abort,
     .exit = vr_http_exit,
+    .check = vr_http_check,
 };

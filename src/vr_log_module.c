@@ -12,6 +12,7 @@
 #include "vr_cycle.h"
 #include "vr_log.h"
 #include "vr_module.h"
+#include "vr_path.h"
 
 typedef struct {
     int          level;
@@ -86,6 +87,22 @@ vr_log_abort(vr_cycle_t *cycle, vr_cycle_t *old)
     vr_log_next_fd = -1;
 }
 
+static int
+vr_log_check(vr_cycle_t *cycle)
+{
+    vr_log_conf_t *conf = vr_cycle_conf(cycle, vr_log_module);
+    int            err;
+
+    if (strcmp(conf->file, "stderr") == 0
+        || (err = vr_path_writable(conf->file)) == 0)
+    {
+        return VR_OK;
+    }
+    vr_log_error("%s cannot open \"%s\": %s", conf->file_where, conf->file,
+                 strerror(err));
+    return VR_ERROR;
+}
+
 vr_module_t vr_log_module = {
     .name = "log",
     .directives = vr_log_directives,
@@ -94,4 +111,5 @@ vr_module_t vr_log_module = {
     .init = vr_log_init,
     .commit = vr_log_commit,
     .abort = vr_log_abort,
+    .check = vr_log_check,
 };

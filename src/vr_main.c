@@ -410,11 +410,14 @@ main(int argc, char **argv)
         char       *error = NULL;
         vr_cycle_t *cycle = vr_cycle_load(conf, NULL, &error);
 
-        if (cycle == NULL) {
-            fprintf(stderr, "voidrail: %s\n", error);
+        if (cycle == NULL || vr_cycle_check(cycle) != VR_OK) {
+            if (error != NULL) {
+                fprintf(stderr, "voidrail: %s\n", error);
+            }
             fprintf(stderr, "voidrail: configuration file %s test failed\n",
                     conf);
             free(error);
+            vr_cycle_destroy(&cycle);
             return 1;
         }
         if (show) {

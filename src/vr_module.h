@@ -53,6 +53,14 @@ struct vr_module_s {
     /* At stop, after the last commit: releases what the module holds. */
     void  (*exit)(vr_cycle_t *cycle);
 
+    /*
+     * For `voidrail -t` only, in place of init: checks, without acquiring
+     * or changing anything, what init would need beyond the syntax (the
+     * files it opens, the programs it runs).  VR_ERROR with every problem
+     * logged, "FILE:LINE:COL: \"key\" ..."; may be NULL.
+     */
+    int   (*check)(vr_cycle_t *cycle);
+
     size_t                 index;       /* slot in cycle->conf, set at start */
 };
 

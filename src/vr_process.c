@@ -22,6 +22,7 @@
 #include "vr_log.h"
 #include "vr_loop.h"
 #include "vr_module.h"
+#include "vr_path.h"
 #include "vr_process.h"
 
 vr_process_info_t vr_process;
@@ -221,6 +222,22 @@ vr_process_abort(vr_cycle_t *cycle, vr_cycle_t *old)
     }
 }
 
+static int
+vr_process_check(vr_cycle_t *cycle)
+{
+    vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
+    int                err;
+
+    if (conf->pid_file[0] == '\0'
+        || (err = vr_path_writable(conf->pid_file)) == 0)
+    {
+        return VR_OK;
+    }
+    vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
+                 conf->pid_file, strerror(err));
+    return VR_ERROR;
+}
+
 static void
 vr_process_exit(vr_cycle_t *cycle)
 {
@@ -236,4 +253,5 @@ vr_module_t vr_process_module = {
     .commit = vr_process_commit,
     .abort = vr_process_abort,
     .exit = vr_process_exit,
+    .check = vr_process_check,
 };
