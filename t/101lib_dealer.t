@@ -118,7 +118,9 @@ cmp_ok(time.monotonic() - t0, "<", scaled(2), "... not after 30 s")
 
 # -- stop --
 rid = raw.call("Calc.sleep", 1)
-time.sleep(scaled(0.2))
+ok(wait_until(lambda: gw.clusters()[calc_id].get("current_load") == 1),
+   "a call runs on the dealer")
+time.sleep(scaled(0.2))         # from the gateway's socket into its hands
 calc.signal(signal.SIGTERM)
 body = reply_of(raw, 5)
 is_(body and body.get("result"), {"slept": 1},

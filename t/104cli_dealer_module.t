@@ -69,7 +69,9 @@ is_(gw.clusters()[ids[0]].get("max_concurrent"), 1, "capacity 1 by default")
 # -- stop: a running call still ends --
 raw = RawPeer(ep, identity="raw-stop")
 raw.call("Echo.slow_echo", "last", 1)
-time.sleep(scaled(0.3))
+ok(wait_until(lambda: gw.clusters()[ids[0]].get("current_load") == 1),
+   "a call runs on the dealer")
+time.sleep(scaled(0.3))         # from the gateway's socket into its hands
 demo.signal(signal.SIGTERM)
 body = reply_of(raw, 5)
 is_(body and body.get("result"), "last", "SIGTERM: the running call ends "

@@ -38,6 +38,12 @@ def answer_of(peer, rid, timeout=10.0):
     return _boxes.setdefault(id(peer), Answers(peer)).get(rid, timeout)
 
 
+def queued(gw, method, n=1):
+    """True once n calls of method wait in the gateway's queue (a call
+    sent is not yet received: a signal may overtake it)."""
+    return gw.queue_status().get(method, {}).get("queue_length") == n
+
+
 def reply(dealer, call, result="ok"):
     dealer.reply(call.cid, {"type": "reply", "request_id": call.request_id,
                             "result": result})
@@ -107,7 +113,8 @@ a = client.call("Hold.wait", "a")
 call_a = first.expect_call(3)
 b = client.call("Hold.wait", "b")
 stream = gw.open("GET", "/stream/Streamer.astream?args=" + quote_json([5, 0.3]))
-ok(call_a and stream.head() == 200,
+ok(call_a and wait_until(lambda: queued(gw, "Hold.wait"))
+   and stream.head() == 200,
    "in flight: a call on Hold, another queued behind it, an SSE stream")
 
 t0 = time.monotonic()
@@ -149,6 +156,7 @@ client2 = RawPeer(gw.endpoint, identity="client-77-q")
 a = client2.call("Hold.wait", "a")
 ok(hold.expect_call(3), "a call in flight, never answered")
 b = client2.call("Hold.wait", "b")
+ok(wait_until(lambda: queued(gw, "Hold.wait")), "another one queued")
 t0 = time.monotonic()
 rc, out, err = run_voidrail(["-s", "quit", "-c", gw.config_path])
 is_(rc, 0, "voidrail -s quit exits 0")
