@@ -136,7 +136,10 @@ like(open(w.log_path).read(), r"not a JSON object",
 
 a, b = RawPeer(ep, identity="hold-a"), RawPeer(ep, identity="hold-b")
 ra = a.call("Work.hold", "first")
-time.sleep(scaled(0.2))
+ok(wait_until(lambda: sum(i.get("current_load", 0)
+                          for i in gw.clusters().values()
+                          if i.get("group") == "Work") == 1),
+   "the first call is with the program")
 rb = b.call("Work.hold", "second")
 ba, bb = reply_of(a), reply_of(b)
 is_((ba and ba.get("result"), bb and bb.get("result")), ("first", "second"),

@@ -30,6 +30,13 @@ def code(r):
     return r and (r.status, (r.json() or {}).get("code"))
 
 
+def open_streams():
+    """The streams the gateway counts as open (/status.json)."""
+    r = gw.get("/status.json")
+    doc = r.json() if r and r.status == 200 else None
+    return ((doc or {}).get("totals") or {}).get("http", {}).get("streams")
+
+
 # -- http.max_body --
 c = gw.open("POST", "/invoke/RefService.echo", content_length=100 << 20,
             headers={"Content-Type": "application/json"})
@@ -77,7 +84,7 @@ r = gw.post("/invoke/RefService.echo", json=["plain"])
 is_(r and (r.status, r.json()), (200, "plain"),
     "calls without a stream are still served")
 streams[0][0].close()
-time.sleep(scaled(0.2))
+ok(wait_until(lambda: open_streams() == 1), "the gateway sees one close")
 s = gw.open("GET", "/stream/Wire.work?args=" + quote_json(["again"]))
 is_(s.head(), 200, "once one closes a new stream opens")
 streams[0] = (s, wire.expect_call(3))
@@ -86,7 +93,7 @@ for s, call in streams:
         wire.reply(call.cid, {"type": "end", "request_id": call.request_id})
     s.read(2)
     s.close()
-time.sleep(scaled(0.2))
+ok(wait_until(lambda: open_streams() == 0), "... and the others end")
 
 # -- http.stream_buffer: a reader that does not read --
 lazy = gw.open("POST", "/invoke/Wire.work", json=["flood"], headers=SSE,
