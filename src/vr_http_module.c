@@ -716,17 +716,14 @@ static int
 vr_http_check(vr_cycle_t *cycle)
 {
     vr_http_conf_t *conf = vr_cycle_conf(cycle, vr_http_module);
-    int             err;
 
     if (strcmp(conf->access_log, "off") == 0
-        || strcmp(conf->access_log, "stderr") == 0
-        || (err = vr_path_writable(conf->access_log)) == 0)
+        || strcmp(conf->access_log, "stderr") == 0)
     {
-        return VR_OK;
+        return VR_OK;                   /* no file */
     }
-    vr_log_error("%s cannot open \"%s\": %s", conf->access_log_where,
-                 conf->access_log, strerror(err));
-    return VR_ERROR;
+    return vr_path_check_writable(conf->access_log_where, "open",
+                                  conf->access_log);
 }
 
 vr_module_t vr_http_module = {

@@ -91,16 +91,10 @@ static int
 vr_log_check(vr_cycle_t *cycle)
 {
     vr_log_conf_t *conf = vr_cycle_conf(cycle, vr_log_module);
-    int            err;
 
-    if (strcmp(conf->file, "stderr") == 0
-        || (err = vr_path_writable(conf->file)) == 0)
-    {
-        return VR_OK;
-    }
-    vr_log_error("%s cannot open \"%s\": %s", conf->file_where, conf->file,
-                 strerror(err));
-    return VR_ERROR;
+    return strcmp(conf->file, "stderr") == 0
+           ? VR_OK
+           : vr_path_check_writable(conf->file_where, "open", conf->file);
 }
 
 vr_module_t vr_log_module = {

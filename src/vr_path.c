@@ -1,8 +1,8 @@
 /*
  * vr_path.c: checks of configured paths for `voidrail -t` (see
  * vr_path.h).  They ask the file system only (stat, access): nothing is
- * opened, created or truncated, so a test never touches the files of a
- * gateway that runs on the same configuration.
+ * opened, created or truncated, so `voidrail -t` never touches the files
+ * of a gateway that runs on the same configuration.
  */
 #include "config.h"
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "vr_core.h"
+#include "vr_log.h"
 #include "vr_path.h"
 
 static int
@@ -49,6 +50,18 @@ vr_path_writable(const char *path)
         return errno;
     }
     return S_ISDIR(st.st_mode) ? vr_path_access(dir, W_OK | X_OK) : ENOTDIR;
+}
+
+int
+vr_path_check_writable(const char *where, const char *verb, const char *path)
+{
+    int err;
+
+    if ((err = vr_path_writable(path)) == 0) {
+        return VR_OK;
+    }
+    vr_log_error("%s cannot %s \"%s\": %s", where, verb, path, strerror(err));
+    return VR_ERROR;
 }
 
 /* 0 when path (relative to cwd when it is relative) is a program. */

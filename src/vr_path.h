@@ -14,6 +14,14 @@
 int vr_path_writable(const char *path);
 
 /*
+ * vr_path_writable() for the file a key names: VR_OK, or VR_ERROR logged
+ * as "WHERE cannot VERB \"PATH\": why" (where: vr_conf_where()'s
+ * "FILE:LINE:COL: \"key\"").
+ */
+int vr_path_check_writable(const char *where, const char *verb,
+                           const char *path);
+
+/*
  * 0 when execvp() in directory cwd (NULL or "": the current one) would
  * find a program to run for name: a path when name has a slash (relative
  * to cwd), else a search of this process's PATH; else an errno value

@@ -226,16 +226,11 @@ static int
 vr_process_check(vr_cycle_t *cycle)
 {
     vr_process_conf_t *conf = vr_cycle_conf(cycle, vr_process_module);
-    int                err;
 
-    if (conf->pid_file[0] == '\0'
-        || (err = vr_path_writable(conf->pid_file)) == 0)
-    {
-        return VR_OK;
-    }
-    vr_log_error("%s cannot write \"%s\": %s", conf->pid_file_where,
-                 conf->pid_file, strerror(err));
-    return VR_ERROR;
+    return conf->pid_file[0] == '\0'
+           ? VR_OK
+           : vr_path_check_writable(conf->pid_file_where, "write",
+                                    conf->pid_file);
 }
 
 static void
